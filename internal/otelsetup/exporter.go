@@ -1,0 +1,70 @@
+package otelsetup
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// exportersFromEnv builds the exporters that OTEL_TRACES_EXPORTER names
+// (a comma-separated list; otlp when unset). An empty list means none.
+//
+// The OTLP exporters read their own OTEL_EXPORTER_OTLP_* variables; unset,
+// they send to localhost:4318 (HTTP) or localhost:4317 (gRPC), where the ADOT
+// collector extension listens.
+func exportersFromEnv(ctx context.Context, getenv func(string) string) ([]sdktrace.SpanExporter, error) {
+	names := getenv("OTEL_TRACES_EXPORTER")
+	if names == "" {
+		names = "otlp"
+	}
+	var exporters []sdktrace.SpanExporter
+	for name := range strings.SplitSeq(names, ",") {
+		var (
+			e   sdktrace.SpanExporter
+			err error
+		)
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "none":
+			continue
+		case "otlp":
+			e, err = otlpExporter(ctx, getenv)
+		case "console":
+			e, err = stdouttrace.New(stdouttrace.WithWriter(os.Stdout))
+		default:
+			return nil, fmt.Errorf("OTEL_TRACES_EXPORTER=%q: %q is not one of otlp, console, none", names, name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("exporter %s: %w", name, err)
+		}
+		exporters = append(exporters, e)
+	}
+	return exporters, nil
+}
+
+// otlpExporter builds the OTLP exporter for the protocol that
+// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL names.
+//
+// HTTP/protobuf is the default because it is cheaper on a Lambda cold start:
+// it reuses net/http, which the function links anyway, and sends its first
+// batch with one plain request, while a gRPC client must set up an HTTP/2
+// connection and its own machinery before the first export, on the
+// invocation's clock. The collector extension accepts both.
+func otlpExporter(ctx context.Context, getenv func(string) string) (sdktrace.SpanExporter, error) {
+	protocol := getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+	if protocol == "" {
+		protocol = getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
+	}
+	switch protocol {
+	case "", "http/protobuf":
+		return otlptracehttp.New(ctx)
+	case "grpc":
+		return otlptracegrpc.New(ctx)
+	}
+	return nil, fmt.Errorf("OTLP protocol %q: want http/protobuf or grpc (http/json is not supported by the Go exporter)", protocol)
+}

@@ -1,0 +1,116 @@
+// Package otelsetuptest helps tests of traced Lambda handlers: a Tracing that
+// keeps its spans in memory, invocation contexts as Lambda makes them, and
+// readers for the attributes that X-Ray turns into annotations.
+package otelsetuptest
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
+)
+
+// FunctionARN is the ARN of the function in [InvocationContext].
+const FunctionARN = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
+
+// New returns a Tracing set up as in production but exporting to memory.
+// The wrapped handler flushes at the end of each invocation, so the exporter
+// holds an invocation's spans when its handler returns.
+func New(t testing.TB, opts ...otelsetup.Option) (*otelsetup.Tracing, *tracetest.InMemoryExporter) {
+	t.Helper()
+	exp := tracetest.NewInMemoryExporter()
+	tr, err := otelsetup.Setup(context.Background(), append([]otelsetup.Option{otelsetup.WithExporter(exp)}, opts...)...)
+	if err != nil {
+		t.Fatalf("otelsetup.Setup: %v", err)
+	}
+	t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
+	return tr, exp
+}
+
+// InvocationContext is the context aws-lambda-go gives a handler: the
+// invocation's Lambda context and, when header is not empty, the X-Ray trace
+// header under the key "x-amzn-trace-id".
+func InvocationContext(requestID, header string) context.Context {
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{
+		AwsRequestID:       requestID,
+		InvokedFunctionArn: FunctionARN,
+	})
+	if header != "" {
+		//lint:ignore SA1029 aws-lambda-go stores the header under this plain string key.
+		ctx = context.WithValue(ctx, "x-amzn-trace-id", header)
+	}
+	return ctx
+}
+
+// Event returns v as the JSON payload Lambda would send.
+func Event(t testing.TB, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("encode event: %v", err)
+	}
+	return b
+}
+
+// Named returns the spans called name, in the order they ended.
+func Named(spans tracetest.SpanStubs, name string) []tracetest.SpanStub {
+	var out []tracetest.SpanStub
+	for _, s := range spans {
+		if s.Name == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// One returns the only span called name, and fails the test if there is not
+// exactly one.
+func One(t testing.TB, spans tracetest.SpanStubs, name string) tracetest.SpanStub {
+	t.Helper()
+	found := Named(spans, name)
+	if len(found) != 1 {
+		names := make([]string, len(spans))
+		for i, s := range spans {
+			names[i] = s.Name
+		}
+		t.Fatalf("want one span %q, got %d among %q", name, len(found), names)
+	}
+	return found[0]
+}
+
+// Attr returns the value of the attribute key of s.
+func Attr(s tracetest.SpanStub, key string) (attribute.Value, bool) {
+	for _, kv := range s.Attributes {
+		if string(kv.Key) == key {
+			return kv.Value, true
+		}
+	}
+	return attribute.Value{}, false
+}
+
+// Annotations returns the attributes of s that its aws.xray.annotations list
+// names, as X-Ray will index them, by key.
+func Annotations(s tracetest.SpanStub) map[string]any {
+	list, _ := Attr(s, string(otelsetup.AnnotationsKey))
+	out := map[string]any{}
+	for _, key := range list.AsStringSlice() {
+		if v, ok := Attr(s, key); ok {
+			out[key] = v.AsInterface()
+		}
+	}
+	return out
+}
+
+// AnnotationKeys returns the aws.xray.annotations list of s, sorted.
+func AnnotationKeys(s tracetest.SpanStub) []string {
+	list, _ := Attr(s, string(otelsetup.AnnotationsKey))
+	keys := slices.Clone(list.AsStringSlice())
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,223 @@
+package otelsetup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	lambdadetector "go.opentelemetry.io/contrib/detectors/aws/lambda"
+	"go.opentelemetry.io/contrib/propagators/aws/xray"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// DefaultFlushTimeout bounds the flush at the end of every invocation. The
+// collector extension runs on localhost, where a healthy export takes a few
+// milliseconds; a second is long enough for a busy extension and short enough
+// that a dead one costs each invocation little.
+const DefaultFlushTimeout = time.Second
+
+// scopeName names the tracer of the spans this package starts itself.
+const scopeName = "github.com/xray-tracer/xray-tracer/internal/otelsetup"
+
+// Tracing is the tracing set up for one Lambda function: a tracer provider
+// whose spans X-Ray can take, the propagator for outgoing calls, and the flush
+// bound. Build it once per process with [Setup]; every function of this
+// package that starts spans takes it, so that nothing depends on the order in
+// which globals were set.
+type Tracing struct {
+	provider     *sdktrace.TracerProvider
+	tracer       trace.Tracer
+	propagator   propagation.TextMapPropagator
+	serviceName  string
+	flushTimeout time.Duration
+}
+
+// An Option changes what [Setup] builds.
+type Option func(*options)
+
+type options struct {
+	exporters    []sdktrace.SpanExporter
+	flushTimeout time.Duration
+}
+
+// WithExporter sends spans to e instead of the exporters that
+// OTEL_TRACES_EXPORTER names. Repeat it for several exporters.
+func WithExporter(e sdktrace.SpanExporter) Option {
+	return func(o *options) { o.exporters = append(o.exporters, e) }
+}
+
+// WithFlushTimeout sets how long the end of an invocation may wait for its
+// spans to be exported ([DefaultFlushTimeout] unless set). The invocation's
+// own deadline bounds the wait too.
+func WithFlushTimeout(d time.Duration) Option {
+	return func(o *options) { o.flushTimeout = d }
+}
+
+// Setup builds the tracing of a Lambda function from the standard environment
+// variables (see the package documentation) and installs its tracer provider
+// and propagator as OpenTelemetry's globals, for libraries that use them.
+//
+// An error means the configuration is wrong (an unknown exporter, sampler or
+// propagator name); the function should not start with it.
+func Setup(ctx context.Context, opts ...Option) (*Tracing, error) {
+	o := options{flushTimeout: DefaultFlushTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	getenv := func(name string) string { return strings.TrimSpace(os.Getenv(name)) }
+
+	prop, err := propagatorFromEnv(getenv("OTEL_PROPAGATORS"))
+	if err != nil {
+		return nil, fmt.Errorf("otelsetup: %w", err)
+	}
+	res, err := newResource(ctx, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("otelsetup: resource: %w", err)
+	}
+
+	tpOpts := []sdktrace.TracerProviderOption{
+		sdktrace.WithResource(res),
+		// X-Ray keeps a trace only if the first 32 bits of its ID are the
+		// epoch second in which it started; spans of traces that begin here
+		// (no Lambda header, local runs) need such IDs.
+		sdktrace.WithIDGenerator(xray.NewIDGenerator()),
+	}
+	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
+		// Spans become non-recording but contexts still propagate, so the
+		// trace stays whole across functions that do trace.
+		tpOpts = append(tpOpts, sdktrace.WithSampler(sdktrace.NeverSample()))
+	} else {
+		sampler, err := samplerFromEnv(getenv("OTEL_TRACES_SAMPLER"), getenv("OTEL_TRACES_SAMPLER_ARG"))
+		if err != nil {
+			return nil, fmt.Errorf("otelsetup: %w", err)
+		}
+		tpOpts = append(tpOpts, sdktrace.WithSampler(sampler))
+		exporters := o.exporters
+		if len(exporters) == 0 {
+			exporters, err = exportersFromEnv(ctx, getenv)
+			if err != nil {
+				return nil, fmt.Errorf("otelsetup: %w", err)
+			}
+		}
+		for _, e := range exporters {
+			tpOpts = append(tpOpts, sdktrace.WithBatcher(e))
+		}
+	}
+
+	tp := sdktrace.NewTracerProvider(tpOpts...)
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(prop)
+
+	service, _ := res.Set().Value(semconv.ServiceNameKey)
+	return &Tracing{
+		provider:     tp,
+		tracer:       tp.Tracer(scopeName),
+		propagator:   prop,
+		serviceName:  service.AsString(),
+		flushTimeout: o.flushTimeout,
+	}, nil
+}
+
+// newResource describes the function: what the Lambda detector finds in the
+// environment, cloud.platform, and service.name, which becomes the name of the
+// node on the X-Ray map. OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+// override the defaults.
+func newResource(ctx context.Context, getenv func(string) string) (*resource.Resource, error) {
+	service := getenv("AWS_LAMBDA_FUNCTION_NAME")
+	if service == "" {
+		// The specification's fallback when nothing names the service.
+		service = "unknown_service:" + filepath.Base(os.Args[0])
+	}
+	return resource.New(ctx,
+		resource.WithTelemetrySDK(),
+		resource.WithDetectors(lambdadetector.NewResourceDetector()),
+		resource.WithAttributes(semconv.CloudPlatformAWSLambda, semconv.ServiceName(service)),
+		resource.WithFromEnv(),
+	)
+}
+
+// samplerFromEnv reads OTEL_TRACES_SAMPLER. The default follows the sampled
+// flag of the parent, which for an invocation is the Sampled= flag of the
+// header Lambda passes: X-Ray's sampling rules decide, as with the X-Ray SDK.
+func samplerFromEnv(name, arg string) (sdktrace.Sampler, error) {
+	ratio := func() (float64, error) {
+		if arg == "" {
+			return 1, nil
+		}
+		var r float64
+		if _, err := fmt.Sscanf(arg, "%g", &r); err != nil || r < 0 || r > 1 {
+			return 0, fmt.Errorf("OTEL_TRACES_SAMPLER_ARG=%q: want a ratio from 0 to 1", arg)
+		}
+		return r, nil
+	}
+	switch strings.ToLower(name) {
+	case "", "parentbased_always_on":
+		return sdktrace.ParentBased(sdktrace.AlwaysSample()), nil
+	case "parentbased_always_off":
+		return sdktrace.ParentBased(sdktrace.NeverSample()), nil
+	case "always_on":
+		return sdktrace.AlwaysSample(), nil
+	case "always_off":
+		return sdktrace.NeverSample(), nil
+	case "traceidratio", "parentbased_traceidratio":
+		r, err := ratio()
+		if err != nil {
+			return nil, err
+		}
+		if name == "traceidratio" {
+			return sdktrace.TraceIDRatioBased(r), nil
+		}
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r)), nil
+	}
+	return nil, fmt.Errorf("OTEL_TRACES_SAMPLER=%q: want always_on, always_off, traceidratio or their parentbased_ forms", name)
+}
+
+// TracerProvider returns the provider, for instrumentation libraries that take
+// one explicitly.
+func (t *Tracing) TracerProvider() *sdktrace.TracerProvider { return t.provider }
+
+// Propagator returns the propagator that outgoing calls inject with.
+func (t *Tracing) Propagator() propagation.TextMapPropagator { return t.propagator }
+
+// ServiceName returns the service.name of the resource: the name X-Ray gives
+// the function's segments.
+func (t *Tracing) ServiceName() string { return t.serviceName }
+
+// Flush exports every finished span, waiting at most the flush timeout and
+// never past ctx's deadline. It reports failures to OpenTelemetry's error
+// handler, never to the caller: a slow or dead collector must not fail the
+// work it observes.
+func (t *Tracing) Flush(ctx context.Context) {
+	bound := t.flushTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		bound = min(bound, time.Until(deadline))
+	}
+	if bound <= 0 {
+		otel.Handle(errors.New("otelsetup: no time left to flush spans before the invocation's deadline"))
+		return
+	}
+	// The flush must run even when the invocation's context was canceled.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
+	defer cancel()
+	if err := t.provider.ForceFlush(ctx); err != nil {
+		otel.Handle(fmt.Errorf("otelsetup: flush spans within %v: %w", bound, err))
+	}
+}
+
+// Shutdown flushes and stops the provider. Lambda sends SIGTERM before it
+// shuts a sandbox down when an extension is registered; call Shutdown then.
+func (t *Tracing) Shutdown(ctx context.Context) error {
+	if err := t.provider.Shutdown(ctx); err != nil {
+		return fmt.Errorf("otelsetup: shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+// Package sqssubscribe consumes the pattern's queue: the "sqs-subscribe"
+// function. Each record is its own span, linked to the trace of the function
+// that sent it, and a record that fails is reported as a batch item failure,
+// so SQS redelivers that record alone.
+package sqssubscribe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
+)
+
+// SpanName is the span of one record.
+const SpanName = "process_message"
+
+// ErrBadBody is wrapped by the error of a record whose body cannot be processed.
+var ErrBadBody = errors.New("message body is not a greeting")
+
+// Handler processes the greetings the sqs function sends.
+type Handler struct{}
+
+// Handle takes an SQS event and returns the records that failed. It never
+// fails the whole batch: a failing record must not make SQS redeliver the
+// ones that succeeded.
+func (Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, rec := range ev.Records {
+		if err := processRecord(ctx, rec); err != nil {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// processRecord traces one record as a CONSUMER span, linked to the span that
+// sent it: the record's AWSTraceHeader names it (SQS sets it from the
+// X-Amzn-Trace-Id header of SendMessage). A link, not a parent, because a
+// batch holds records of many traces.
+func processRecord(ctx context.Context, rec events.SQSMessage) error {
+	opts := []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			semconv.MessagingSystemAWSSQS,
+			semconv.MessagingOperationTypeProcess,
+			semconv.MessagingMessageID(rec.MessageId),
+			semconv.MessagingDestinationName(queueName(rec.EventSourceARN)),
+		),
+	}
+	if link, ok := otelsetup.LinkFromTraceHeader(rec.Attributes["AWSTraceHeader"]); ok {
+		opts = append(opts, trace.WithLinks(link))
+	}
+	return otelsetup.Capture(ctx, SpanName, func(ctx context.Context) error {
+		otelsetup.PutMetadata(ctx, "approximate_receive_count", rec.Attributes["ApproximateReceiveCount"])
+		if err := checkBody(rec.Body); err != nil {
+			return fmt.Errorf("SQS message %s: %w", rec.MessageId, err)
+		}
+		_ = otelsetup.PutAnnotation(ctx, "message", rec.Body)
+		return nil
+	}, opts...)
+}
+
+func checkBody(body string) error {
+	switch {
+	case body == "":
+		return fmt.Errorf("empty: %w", ErrBadBody)
+	case !utf8.ValidString(body):
+		return fmt.Errorf("not UTF-8: %w", ErrBadBody)
+	case !strings.HasPrefix(body, "hello from /"):
+		return fmt.Errorf("%.64q does not start with \"hello from /\": %w", body, ErrBadBody)
+	}
+	return nil
+}
+
+// queueName is the last part of arn:aws:sqs:<region>:<account>:<queue>.
+func queueName(arn string) string {
+	return arn[strings.LastIndex(arn, ":")+1:]
+}
