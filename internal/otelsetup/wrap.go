@@ -8,7 +8,9 @@ import (
 	"sync/atomic"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -125,4 +127,17 @@ func triggerOf[In any]() attribute.KeyValue {
 func recordError(span trace.Span, err error) {
 	span.RecordError(err, trace.WithStackTrace(true))
 	span.SetStatus(codes.Error, err.Error())
+}
+
+// Start runs handler as the function's Lambda handler, wrapped by [Wrap], and
+// shuts the tracing down, flushing what is left, when Lambda sends SIGTERM
+// before it ends the sandbox. It does not return.
+func Start[In, Out any](t *Tracing, handler func(context.Context, In) (Out, error)) {
+	lambda.StartWithOptions(Wrap(t, handler), lambda.WithEnableSIGTERM(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), t.flushTimeout)
+		defer cancel()
+		if err := t.Shutdown(ctx); err != nil {
+			otel.Handle(err)
+		}
+	}))
 }

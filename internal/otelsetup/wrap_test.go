@@ -26,7 +26,7 @@ const (
 
 func readEvent(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
+	b, err := os.ReadFile("../../testdata/events/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestWrapContinuesLambdaTraceHeader(t *testing.T) {
 			h := otelsetup.Wrap(tr, okHandler)
 
 			before := time.Now()
-			out, err := h(otelsetuptest.InvocationContext("req-1", tt.ctxHeader), readEvent(t, "sns-event.json"))
+			out, err := h(otelsetuptest.InvocationContext("req-1", tt.ctxHeader), readEvent(t, "sns-fanout.json"))
 			if err != nil || out != "done" {
 				t.Fatalf("handler = %q, %v; want done, nil", out, err)
 			}
@@ -95,7 +95,7 @@ func TestWrapFollowsLambdaSampledFlag(t *testing.T) {
 		return "", nil
 	})
 	header := strings.Replace(ctxHeader, "Sampled=1", "Sampled=0", 1)
-	if _, err := h(otelsetuptest.InvocationContext("req-1", header), readEvent(t, "sns-event.json")); err != nil {
+	if _, err := h(otelsetuptest.InvocationContext("req-1", header), readEvent(t, "sns-fanout.json")); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(exp.GetSpans()); n != 0 {
@@ -114,7 +114,7 @@ func TestWrapRecordsInvocation(t *testing.T) {
 
 	for i, wantCold := range []bool{true, false, false} {
 		exp.Reset()
-		if _, err := h(otelsetuptest.InvocationContext("req-"+string(rune('a'+i)), ctxHeader), readEvent(t, "sns-event.json")); err != nil {
+		if _, err := h(otelsetuptest.InvocationContext("req-"+string(rune('a'+i)), ctxHeader), readEvent(t, "sns-fanout.json")); err != nil {
 			t.Fatal(err)
 		}
 		inv := onlySpan(t, exp.GetSpans())

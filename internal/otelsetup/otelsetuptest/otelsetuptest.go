@@ -6,12 +6,17 @@ package otelsetuptest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
@@ -113,4 +118,52 @@ func AnnotationKeys(s tracetest.SpanStub) []string {
 	keys := slices.Clone(list.AsStringSlice())
 	slices.Sort(keys)
 	return keys
+}
+
+// Tree draws the spans as the tree their parent IDs make, one span a line,
+// children indented under their parent in the order they started:
+//
+//	dynamo internal
+//	  DynamoDB Query internal {path=/orders/42}
+//	    DynamoDB.UpdateItem client
+//
+// Each line has the span's name, its kind, its annotations, and "ERROR" for
+// the status Error. A span whose parent is not among spans is a root.
+func Tree(spans tracetest.SpanStubs) string {
+	byParent := map[trace.SpanID][]tracetest.SpanStub{}
+	ids := map[trace.SpanID]bool{}
+	for _, s := range spans {
+		ids[s.SpanContext.SpanID()] = true
+	}
+	var roots []tracetest.SpanStub
+	for _, s := range spans {
+		if p := s.Parent.SpanID(); s.Parent.IsValid() && ids[p] {
+			byParent[p] = append(byParent[p], s)
+		} else {
+			roots = append(roots, s)
+		}
+	}
+	var b strings.Builder
+	var draw func(level int, list []tracetest.SpanStub)
+	draw = func(level int, list []tracetest.SpanStub) {
+		slices.SortStableFunc(list, func(a, b tracetest.SpanStub) int { return a.StartTime.Compare(b.StartTime) })
+		for _, s := range list {
+			fmt.Fprintf(&b, "%s%s %s", strings.Repeat("  ", level), s.Name, s.SpanKind)
+			if ann := Annotations(s); len(ann) > 0 {
+				keys := slices.Sorted(maps.Keys(ann))
+				parts := make([]string, len(keys))
+				for i, k := range keys {
+					parts[i] = fmt.Sprintf("%s=%v", k, ann[k])
+				}
+				fmt.Fprintf(&b, " {%s}", strings.Join(parts, ", "))
+			}
+			if s.Status.Code == codes.Error {
+				b.WriteString(" ERROR")
+			}
+			b.WriteString("\n")
+			draw(level+1, byParent[s.SpanContext.SpanID()])
+		}
+	}
+	draw(0, roots)
+	return b.String()
 }
