@@ -55,8 +55,8 @@ func TestPutAnnotation(t *testing.T) {
 					t.Errorf("annotations = %v, want none", got)
 				}
 				// Nothing is lost: the value is kept as metadata.
-				if v, ok := otelsetuptest.Attr(s, tt.key); tt.wantMetaStr != "" && (!ok || v.Emit() != tt.wantMetaStr) {
-					t.Errorf("metadata %s = %q, want %q", tt.key, v.Emit(), tt.wantMetaStr)
+				if v, ok := otelsetuptest.Attr(s, tt.key); tt.wantMetaStr != "" && (!ok || v.String() != tt.wantMetaStr) {
+					t.Errorf("metadata %s = %q, want %q", tt.key, v.String(), tt.wantMetaStr)
 				}
 			}
 		})

@@ -90,8 +90,8 @@ func TestSetupResource(t *testing.T) {
 			}
 			for k, v := range want {
 				got, _ := res.Set().Value(attribute.Key(k))
-				if got.Emit() != v {
-					t.Errorf("resource %s = %q, want %q", k, got.Emit(), v)
+				if got.String() != v {
+					t.Errorf("resource %s = %q, want %q", k, got.String(), v)
 				}
 			}
 		})

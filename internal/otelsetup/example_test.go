@@ -1,0 +1,87 @@
+package otelsetup_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
+)
+
+// The whole of a traced function's main.
+func Example() {
+	ctx := context.Background()
+	tracing, err := otelsetup.Setup(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	awsCfg, err := tracing.AWSConfig(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	queue := sqs.NewFromConfig(awsCfg)
+	handler := func(ctx context.Context, ev events.SNSEvent) (string, error) {
+		_, err := queue.SendMessage(ctx, &sqs.SendMessageInput{ /* ... */ })
+		return "sent", err
+	}
+	otelsetup.Start(tracing, handler)
+}
+
+// Wrap is the handler wrapper on its own, for lambda.StartWithOptions with
+// options of your own.
+func ExampleWrap() {
+	tracing, err := otelsetup.Setup(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	handler := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		return events.SQSEventResponse{}, nil
+	}
+	lambda.StartWithOptions(otelsetup.Wrap(tracing, handler), lambda.WithEnableSIGTERM(func() {
+		_ = tracing.Shutdown(context.Background())
+	}))
+}
+
+// A business step as its own subsegment, with an annotation trace search can
+// filter on (annotation.path = "/orders/42") and metadata it cannot.
+func ExampleCapture() {
+	ctx := context.Background() // in a handler: the invocation's context
+	err := otelsetup.Capture(ctx, "DynamoDB Query", func(ctx context.Context) error {
+		if err := otelsetup.PutAnnotation(ctx, "path", "/orders/42"); err != nil {
+			return err
+		}
+		otelsetup.PutMetadata(ctx, "item", map[string]int{"hits": 3})
+		return nil
+	})
+	fmt.Println(err)
+	// Output: <nil>
+}
+
+// Annotation keys are a-z, 0-9 and _; a value that breaks the rule is kept
+// as metadata and the error says why.
+func ExamplePutAnnotation() {
+	ctx := context.Background()
+	fmt.Println(otelsetup.PutAnnotation(ctx, "order_id", 42))
+	fmt.Println(otelsetup.PutAnnotation(ctx, "Order-ID", 42))
+	// Output:
+	// <nil>
+	// annotation key "Order-ID": 'O' is not one of a-z, 0-9, _: not an X-Ray annotation
+}
+
+// A client for an API outside AWS: retries, backoff, a circuit breaker, and a
+// span per attempt.
+func ExampleTracing_HTTPClient() {
+	tracing, err := otelsetup.Setup(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := tracing.HTTPClient(otelsetup.WithRetries(3, 100*time.Millisecond, time.Second))
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "https://api.example.com/status", nil)
+	_, _ = client.Do(req)
+}
