@@ -2,7 +2,6 @@ package dynamo_test
 
 import (
 	"errors"
-	"os"
 	"strings"
 	"testing"
 
@@ -15,13 +14,8 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest"
 )
 
-const header = "Root=1-674a8c00-5759e988bd862e3fe1be46a9;Parent=53995c3f42cd8ad8;Sampled=1"
-
 func TestHandle(t *testing.T) {
-	fanoutEvent, err := os.ReadFile("../../testdata/events/sns-fanout.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	fanoutEvent := otelsetuptest.ReadEvent(t, "sns-fanout.json")
 	tests := []struct {
 		name     string
 		event    string
@@ -80,7 +74,7 @@ func TestHandle(t *testing.T) {
 			}
 			h := &dynamo.Handler{DB: dynamodb.NewFromConfig(srv.Config(t, tr.AWSConfig)), Table: "Hits"}
 
-			res, err := otelsetup.Wrap(tr, h.Handle)(otelsetuptest.InvocationContext("req-1", header), []byte(tt.event))
+			res, err := otelsetup.Wrap(tr, h.Handle)(otelsetuptest.InvocationContext("req-1", otelsetuptest.TraceHeader), []byte(tt.event))
 
 			wantFail := tt.wantErr != nil || tt.wantText != ""
 			if (err != nil) != wantFail ||
@@ -88,9 +82,7 @@ func TestHandle(t *testing.T) {
 				(tt.wantText != "" && !strings.Contains(err.Error(), tt.wantText)) {
 				t.Fatalf("error = %v, want %v %q", err, tt.wantErr, tt.wantText)
 			}
-			if got := otelsetuptest.Tree(exp.GetSpans()); got != tt.wantTree {
-				t.Errorf("span tree:\n%s\nwant:\n%s", got, tt.wantTree)
-			}
+			otelsetuptest.CheckTree(t, exp.GetSpans(), tt.wantTree)
 			reqs := srv.Requests()
 			if !tt.wantCall {
 				if len(reqs) != 0 {
@@ -128,12 +120,9 @@ func TestHandleCountsEveryHit(t *testing.T) {
 	srv := awstest.New(t)
 	h := &dynamo.Handler{DB: dynamodb.NewFromConfig(srv.Config(t, tr.AWSConfig)), Table: "Hits"}
 	invoke := otelsetup.Wrap(tr, h.Handle)
-	event, err := os.ReadFile("../../testdata/events/sns-fanout.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	event := otelsetuptest.ReadEvent(t, "sns-fanout.json")
 	for want := int64(1); want <= 3; want++ {
-		res, err := invoke(otelsetuptest.InvocationContext("req", header), event)
+		res, err := invoke(otelsetuptest.InvocationContext("req", otelsetuptest.TraceHeader), event)
 		if err != nil || len(res.Hits) != 1 || res.Hits[0].Hits != want {
 			t.Fatalf("invocation %d = %+v, %v; want hits %d", want, res, err, want)
 		}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,13 +14,8 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest"
 )
 
-const header = "Root=1-674a8c00-5759e988bd862e3fe1be46a9;Parent=53995c3f42cd8ad8;Sampled=1"
-
 func TestHandle(t *testing.T) {
-	event, err := os.ReadFile("../../testdata/events/sns-fanout.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	event := otelsetuptest.ReadEvent(t, "sns-fanout.json")
 	tests := []struct {
 		name         string
 		status       int
@@ -93,12 +87,8 @@ func TestHandle(t *testing.T) {
 				FailureRate: tt.failureRate,
 			}
 
-			res, err := otelsetup.Wrap(tr, h.Handle)(otelsetuptest.InvocationContext("req-1", header), event)
-			wantFail := tt.wantErr != nil || tt.wantText != ""
-			if (err != nil) != wantFail || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) ||
-				(tt.wantText != "" && !strings.Contains(err.Error(), tt.wantText)) {
-				t.Fatalf("error = %v, want %v %q", err, tt.wantErr, tt.wantText)
-			}
+			res, err := otelsetup.Wrap(tr, h.Handle)(otelsetuptest.InvocationContext("req-1", otelsetuptest.TraceHeader), event)
+			otelsetuptest.CheckError(t, err, tt.wantErr, tt.wantText)
 			want := strings.ReplaceAll(tt.wantTree, "HOST", strings.TrimPrefix(target.URL, "http://"))
 			if got := otelsetuptest.Tree(exp.GetSpans()); got != want {
 				t.Errorf("span tree:\n%s\nwant:\n%s", got, want)
@@ -129,14 +119,11 @@ func TestFailureRateIsAShare(t *testing.T) {
 	}
 	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer target.Close()
-	event, err := os.ReadFile("../../testdata/events/sns-fanout.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	event := otelsetuptest.ReadEvent(t, "sns-fanout.json")
 	for _, tt := range tests {
 		tr, _ := otelsetuptest.New(t)
 		h := &httpcall.Handler{Client: tr.HTTPClient(), URL: target.URL, FailureRate: tt.rate, Roll: func() float64 { return tt.roll }}
-		_, err := otelsetup.Wrap(tr, h.Handle)(otelsetuptest.InvocationContext("r", header), event)
+		_, err := otelsetup.Wrap(tr, h.Handle)(otelsetuptest.InvocationContext("r", otelsetuptest.TraceHeader), event)
 		if errors.Is(err, httpcall.ErrSimulated) != tt.wantFail {
 			t.Errorf("rate %v roll %v: error %v, want failure %v", tt.rate, tt.roll, err, tt.wantFail)
 		}

@@ -9,7 +9,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
-		"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest"
@@ -163,4 +163,3 @@ func TestLinkFromTraceHeader(t *testing.T) {
 		}
 	}
 }
-

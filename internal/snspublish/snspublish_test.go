@@ -1,7 +1,6 @@
 package snspublish_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -13,16 +12,10 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/snspublish"
 )
 
-const (
-	header   = "Root=1-674a8c00-5759e988bd862e3fe1be46a9;Parent=53995c3f42cd8ad8;Sampled=1"
-	topicARN = "arn:aws:sns:eu-west-1:123456789012:second-topic"
-)
+const topicARN = "arn:aws:sns:eu-west-1:123456789012:second-topic"
 
 func TestHandle(t *testing.T) {
-	event, err := os.ReadFile("../../testdata/events/sns-fanout.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	event := otelsetuptest.ReadEvent(t, "sns-fanout.json")
 	tests := []struct {
 		name      string
 		event     []byte
@@ -68,13 +61,9 @@ func TestHandle(t *testing.T) {
 			}
 			h := &snspublish.Handler{Topic: sns.NewFromConfig(srv.Config(t, tr.AWSConfig)), TopicARN: topicARN}
 
-			res, err := otelsetup.Wrap(tr, h.Handle)(otelsetuptest.InvocationContext("req-1", header), tt.event)
-			if (err != nil) != (tt.wantErr != "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
-				t.Fatalf("error = %v, want %q", err, tt.wantErr)
-			}
-			if got := otelsetuptest.Tree(exp.GetSpans()); got != tt.wantTree {
-				t.Errorf("span tree:\n%s\nwant:\n%s", got, tt.wantTree)
-			}
+			res, err := otelsetup.Wrap(tr, h.Handle)(otelsetuptest.InvocationContext("req-1", otelsetuptest.TraceHeader), tt.event)
+			otelsetuptest.CheckError(t, err, nil, tt.wantErr)
+			otelsetuptest.CheckTree(t, exp.GetSpans(), tt.wantTree)
 			reqs := srv.Requests()
 			if len(reqs) != tt.wantCalls {
 				t.Fatalf("%d Publish calls, want %d", len(reqs), tt.wantCalls)

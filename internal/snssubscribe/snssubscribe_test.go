@@ -1,9 +1,6 @@
 package snssubscribe_test
 
 import (
-	"errors"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
@@ -11,13 +8,8 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/snssubscribe"
 )
 
-const header = "Root=1-674a8c00-5759e988bd862e3fe1be46a9;Parent=53995c3f42cd8ad8;Sampled=1"
-
 func TestHandle(t *testing.T) {
-	event, err := os.ReadFile("../../testdata/events/sns-second-topic.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	event := otelsetuptest.ReadEvent(t, "sns-second-topic.json")
 	tests := []struct {
 		name     string
 		event    []byte
@@ -49,16 +41,10 @@ func TestHandle(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("OTEL_SERVICE_NAME", "svc")
 			tr, exp := otelsetuptest.New(t)
-			res, err := otelsetup.Wrap(tr, snssubscribe.Handler{}.Handle)(otelsetuptest.InvocationContext("req-1", header), tt.event)
-			wantFail := tt.wantErr != nil || tt.wantText != ""
-			if (err != nil) != wantFail || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) ||
-				(tt.wantText != "" && !strings.Contains(err.Error(), tt.wantText)) {
-				t.Fatalf("error = %v, want %v %q", err, tt.wantErr, tt.wantText)
-			}
-			if got := otelsetuptest.Tree(exp.GetSpans()); got != tt.wantTree {
-				t.Errorf("span tree:\n%s\nwant:\n%s", got, tt.wantTree)
-			}
-			if wantFail {
+			res, err := otelsetup.Wrap(tr, snssubscribe.Handler{}.Handle)(otelsetuptest.InvocationContext("req-1", otelsetuptest.TraceHeader), tt.event)
+			otelsetuptest.CheckError(t, err, tt.wantErr, tt.wantText)
+			otelsetuptest.CheckTree(t, exp.GetSpans(), tt.wantTree)
+			if tt.wantErr != nil || tt.wantText != "" {
 				return
 			}
 			if len(res.Messages) != 1 || res.Messages[0] != "Simulated Message" {

@@ -1,7 +1,6 @@
 package sqssubscribe_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -20,10 +19,7 @@ const header = "Root=1-674a8c02-00000000000000000000000a;Parent=53995c3f42cd8ad8
 // without a trace header.
 func TestHandleBatch(t *testing.T) {
 	t.Setenv("OTEL_SERVICE_NAME", "svc")
-	event, err := os.ReadFile("../../testdata/events/sqs-batch.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	event := otelsetuptest.ReadEvent(t, "sqs-batch.json")
 	tr, exp := otelsetuptest.New(t)
 
 	resp, err := otelsetup.Wrap(tr, sqssubscribe.Handler{}.Handle)(otelsetuptest.InvocationContext("req-1", header), event)

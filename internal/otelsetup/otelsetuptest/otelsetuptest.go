@@ -6,8 +6,11 @@ package otelsetuptest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -166,4 +169,53 @@ func Tree(spans tracetest.SpanStubs) string {
 	}
 	draw(0, roots)
 	return b.String()
+}
+
+// TraceHeader is a trace header as Lambda passes it with active tracing:
+// Root is the trace, Parent the segment Lambda records for the function.
+const TraceHeader = "Root=1-674a8c00-5759e988bd862e3fe1be46a9;Parent=53995c3f42cd8ad8;Sampled=1"
+
+// ReadEvent returns the sample event testdata/events/name of the repository.
+func ReadEvent(t testing.TB, name string) []byte {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "testdata", "events", name))
+	if err != nil {
+		t.Fatalf("read sample event: %v", err)
+	}
+	return b
+}
+
+// CheckError fails the test unless err matches: nil when target is nil and
+// text empty; otherwise an error that wraps target (if set) and contains text
+// (if set).
+func CheckError(t testing.TB, err, target error, text string) {
+	t.Helper()
+	wantFail := target != nil || text != ""
+	if (err != nil) != wantFail ||
+		(target != nil && !errors.Is(err, target)) ||
+		(text != "" && !strings.Contains(err.Error(), text)) {
+		t.Fatalf("error = %v, want %v containing %q", err, target, text)
+	}
+}
+
+// CheckTree fails the test unless [Tree] of spans is want.
+func CheckTree(t testing.TB, spans tracetest.SpanStubs, want string) {
+	t.Helper()
+	if got := Tree(spans); got != want {
+		t.Errorf("span tree:\n%s\nwant:\n%s", got, want)
+	}
 }
