@@ -12,12 +12,19 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
+// DefaultOTLPEndpoint is where spans go when no OTEL_EXPORTER_OTLP_ENDPOINT
+// is set: the OTLP/HTTP receiver of the ADOT collector layer's extension.
+const DefaultOTLPEndpoint = "http://localhost:4318"
+
+const defaultOTLPGRPCEndpoint = "localhost:4317"
+
 // exportersFromEnv builds the exporters that OTEL_TRACES_EXPORTER names
 // (a comma-separated list; otlp when unset). An empty list means none.
 //
-// The OTLP exporters read their own OTEL_EXPORTER_OTLP_* variables; unset,
-// they send to localhost:4318 (HTTP) or localhost:4317 (gRPC), where the ADOT
-// collector extension listens.
+// The OTLP exporters read their own OTEL_EXPORTER_OTLP_* variables. Without an
+// endpoint they send to the ADOT collector extension: http://localhost:4318
+// or localhost:4317 (gRPC), in plain text. (The Go exporters would otherwise
+// try TLS to localhost, which the extension does not speak.)
 func exportersFromEnv(ctx context.Context, getenv func(string) string) ([]sdktrace.SpanExporter, error) {
 	names := getenv("OTEL_TRACES_EXPORTER")
 	if names == "" {
@@ -60,11 +67,18 @@ func otlpExporter(ctx context.Context, getenv func(string) string) (sdktrace.Spa
 	if protocol == "" {
 		protocol = getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
 	}
+	endpointSet := getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 	switch protocol {
 	case "", "http/protobuf":
-		return otlptracehttp.New(ctx)
+		if endpointSet {
+			return otlptracehttp.New(ctx)
+		}
+		return otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(DefaultOTLPEndpoint+"/v1/traces"))
 	case "grpc":
-		return otlptracegrpc.New(ctx)
+		if endpointSet {
+			return otlptracegrpc.New(ctx)
+		}
+		return otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(defaultOTLPGRPCEndpoint), otlptracegrpc.WithInsecure())
 	}
 	return nil, fmt.Errorf("OTLP protocol %q: want http/protobuf or grpc (http/json is not supported by the Go exporter)", protocol)
 }

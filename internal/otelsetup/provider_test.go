@@ -2,6 +2,7 @@ package otelsetup_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -161,5 +162,44 @@ func TestLinkFromTraceHeader(t *testing.T) {
 		if ok && (link.SpanContext.TraceID().String() != tt.wantTrace || link.SpanContext.SpanID().String() != tt.wantSpan) {
 			t.Errorf("LinkFromTraceHeader(%q) = %v/%v", tt.header, link.SpanContext.TraceID(), link.SpanContext.SpanID())
 		}
+	}
+}
+
+// TestDefaultEndpointIsTheCollectorExtension checks that, with no endpoint
+// configured, spans go in plain HTTP to localhost:4318, where the ADOT
+// layer's extension listens (the Go exporter's own default is TLS).
+func TestDefaultEndpointIsTheCollectorExtension(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:4318")
+	if err != nil {
+		t.Skipf("port 4318 is taken (a collector or Jaeger is running?): %v", err)
+	}
+	got := make(chan string, 1)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case got <- r.Method + " " + r.URL.Path:
+		default:
+		}
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	tr, err := otelsetup.Setup(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tr.Shutdown(context.Background()) }()
+	seen := captureErrors(t)
+	_, span := tr.TracerProvider().Tracer("t").Start(context.Background(), "s")
+	span.End()
+	tr.Flush(context.Background())
+	select {
+	case req := <-got:
+		if req != "POST /v1/traces" {
+			t.Errorf("exporter sent %s, want POST /v1/traces", req)
+		}
+	default:
+		t.Errorf("nothing reached http://localhost:4318; errors: %v", seen.all())
 	}
 }
