@@ -55,9 +55,10 @@ type Error struct {
 	Message string
 }
 
-// Server is the stand-in. Its zero value is not usable; use [New].
+// Server is the stand-in. Its zero value is not usable; use [New] or [Start].
 type Server struct {
 	URL string
+	srv *httptest.Server
 
 	mu       sync.Mutex
 	requests []Request
@@ -68,12 +69,21 @@ type Server struct {
 
 // New starts a server that lives until the test ends.
 func New(t testing.TB) *Server {
-	s := &Server{failures: map[string]Error{}, hits: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(srv.Close)
-	s.URL = srv.URL
+	s := Start()
+	t.Cleanup(s.Close)
 	return s
 }
+
+// Start starts a server on a loopback port; [Server.Close] stops it.
+func Start() *Server {
+	s := &Server{failures: map[string]Error{}, hits: map[string]int{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.srv.URL
+	return s
+}
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
 
 // LoadOptions point an AWS config at the server, with static credentials.
 func (s *Server) LoadOptions() []func(*config.LoadOptions) error {

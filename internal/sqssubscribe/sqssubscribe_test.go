@@ -33,9 +33,9 @@ func TestHandleBatch(t *testing.T) {
 
 	spans := exp.GetSpans()
 	wantTree := `svc internal {cold_start=true, service=svc}
-  process_message consumer {message=hello from /orders/42}
-  process_message consumer ERROR
-  process_message consumer {message=hello from /}
+  process_message internal {message=hello from /orders/42}
+  process_message internal ERROR
+  process_message internal {message=hello from /}
 `
 	if got := otelsetuptest.Tree(spans); got != wantTree {
 		t.Errorf("span tree:\n%s\nwant:\n%s", got, wantTree)
@@ -69,7 +69,7 @@ func TestHandleBatch(t *testing.T) {
 		if q, _ := otelsetuptest.Attr(s, "messaging.destination.name"); q.AsString() != "hello-queue" {
 			t.Errorf("record %d queue = %q, want hello-queue", i, q.AsString())
 		}
-		if s.SpanKind != trace.SpanKindConsumer {
+		if s.SpanKind != trace.SpanKindInternal {
 			t.Errorf("record %d kind = %v", i, s.SpanKind)
 		}
 	}

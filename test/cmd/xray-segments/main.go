@@ -1,0 +1,111 @@
+// Command xray-segments runs the pattern through the fidelity harness (the
+// real functions, the real collector with collector.yaml, stand-ins for
+// Lambda and X-Ray) for a few requests, writes every segment document X-Ray
+// would receive as one JSON line to $XRAY_SEGMENTS_OUT/segments.jsonl
+// (default out/segments), and prints the service map as text and as a
+// Mermaid graph.
+//
+//	make xray-segments
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/xray-tracer/xray-tracer/test/harness"
+)
+
+func main() {
+	paths := flag.String("paths", "/,/hello,/a/b", "comma-separated request paths")
+	variant := flag.String("collector", harness.CollectorLayer, "collector to run: layer or newest")
+	flag.Parse()
+	out := os.Getenv("XRAY_SEGMENTS_OUT")
+	if out == "" {
+		out = filepath.Join("out", "segments")
+	}
+	if err := run(*variant, strings.Split(*paths, ","), out); err != nil {
+		log.Fatalf("xray-segments: %v", err)
+	}
+}
+
+func run(variant string, paths []string, out string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	progress := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "xray-segments: "+format+"\n", args...) }
+
+	root, err := harness.RepoRoot()
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "xray-segments-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	progress("building the functions and the %s collector (the collector takes minutes the first time)", variant)
+	bootstraps, err := harness.BuildFunctions(ctx, root, filepath.Join(work, "functions"))
+	if err != nil {
+		return err
+	}
+	colBin := filepath.Join(work, "otelcol-xray")
+	if err := harness.BuildCollector(ctx, root, variant, colBin); err != nil {
+		return err
+	}
+
+	xray, err := harness.NewXRay()
+	if err != nil {
+		return err
+	}
+	defer xray.Close()
+	col, err := harness.StartCollector(ctx, harness.CollectorConfig{
+		Binary: colBin, Config: filepath.Join(root, "collector.yaml"), XRayEndpoint: xray.URL(), Region: harness.Region,
+	})
+	if err != nil {
+		return err
+	}
+	defer col.Close()
+	p, err := harness.StartPattern(ctx, harness.PatternConfig{Bootstraps: bootstraps, XRay: xray, HTTPFailureRate: 0.4})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	var reqs []harness.Request
+	for _, path := range paths {
+		req, err := p.Request(ctx, path)
+		outcome := "ok"
+		if err != nil {
+			outcome = err.Error()
+		}
+		progress("GET %s: trace %s, %d invocations: %s", path, req.TraceID, len(req.Invocations), outcome)
+		reqs = append(reqs, req)
+	}
+	if err := harness.WaitForInvocations(ctx, xray, reqs); err != nil {
+		return fmt.Errorf("waiting for the spans to reach X-Ray: %w\ncollector log:\n%s", err, col.Logs())
+	}
+	docs := xray.Segments()
+
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	file := filepath.Join(out, "segments.jsonl")
+	if err := harness.WriteJSONLines(file, docs); err != nil {
+		return err
+	}
+	progress("wrote %d segment documents to %s", len(docs), file)
+
+	m := harness.BuildServiceMap(docs)
+	fmt.Println("Service map (" + variant + " collector):")
+	fmt.Print(m.Text())
+	fmt.Println()
+	fmt.Println("```mermaid")
+	fmt.Print(m.Mermaid())
+	fmt.Println("```")
+	return nil
+}

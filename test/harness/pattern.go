@@ -1,0 +1,358 @@
+package harness
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/xray-tracer/xray-tracer/internal/awstest"
+)
+
+// Region is the region the harness runs the pattern in.
+const Region = awstest.Region
+
+// Account is the account of every ARN the harness makes.
+const Account = "123456789012"
+
+// The pattern's resources, as the SAM template names them.
+const (
+	TableName     = "Hits"
+	QueueName     = "hello-queue"
+	FanoutTopic   = "fan-out"
+	SecondTopic   = "second-topic"
+	APIStageName  = "xray-tracer-api/prod"
+	fanoutTopicID = "arn:aws:sns:" + Region + ":" + Account + ":" + FanoutTopic
+	secondTopicID = "arn:aws:sns:" + Region + ":" + Account + ":" + SecondTopic
+	queueARN      = "arn:aws:sqs:" + Region + ":" + Account + ":" + QueueName
+	queueURL      = "https://sqs." + Region + ".amazonaws.com/" + Account + "/" + QueueName
+)
+
+// FanoutSubscribers are the functions subscribed to the fan-out topic.
+var FanoutSubscribers = []string{"dynamo", "http", "sqs", "sns-publish"}
+
+// PatternConfig says how to run the pattern.
+type PatternConfig struct {
+	Bootstraps map[string]string // function name → bootstrap binary
+	XRay       *XRay             // where the AWS services' own segments go
+	// HTTPFailureRate is the http function's FAILURE_RATE; HTTPTargetStatus
+	// is what the external API answers it (200 unless set).
+	HTTPFailureRate  float64
+	HTTPTargetStatus int
+	// Env is added to every function's environment (OTEL_* for instance).
+	Env    map[string]string
+	Stderr io.Writer // the functions' output; discarded if nil
+}
+
+// Pattern is the whole pattern running on this machine: each function's real
+// bootstrap behind a Lambda stand-in, an AWS API stand-in (DynamoDB, SQS,
+// SNS), and a local external API for the http function. The harness plays
+// API Gateway, SNS and the SQS event source mapping, and records the
+// segments these AWS services record with active tracing.
+type Pattern struct {
+	cfg     PatternConfig
+	aws     *awstest.Server
+	target  *http.Server
+	lambdas map[string]*Lambda
+}
+
+// StartPattern starts every function (they are ready when it returns).
+func StartPattern(ctx context.Context, cfg PatternConfig) (*Pattern, error) {
+	p := &Pattern{cfg: cfg, aws: awstest.Start(), lambdas: map[string]*Lambda{}}
+	targetURL, err := p.startTarget()
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	stderr := cfg.Stderr
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	for _, name := range Functions {
+		bin, ok := cfg.Bootstraps[name]
+		if !ok {
+			p.Close()
+			return nil, fmt.Errorf("no bootstrap for function %s", name)
+		}
+		env := map[string]string{
+			"OTEL_SERVICE_NAME": name,
+			"AWS_ENDPOINT_URL":  p.aws.URL,
+			"TABLE_NAME":        TableName,
+			"QUEUE_URL":         queueURL,
+			"TOPIC_ARN":         secondTopicID,
+			"TARGET_URL":        targetURL,
+			"FAILURE_RATE":      strconv.FormatFloat(cfg.HTTPFailureRate, 'g', -1, 64),
+		}
+		for k, v := range cfg.Env {
+			env[k] = v
+		}
+		l, err := StartLambda(ctx, Function{Name: name, Bootstrap: bin, Env: env, Region: Region, Timeout: 10 * time.Second, Stdout: stderr, Stderr: stderr})
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		p.lambdas[name] = l
+	}
+	return p, nil
+}
+
+// Close stops everything StartPattern started.
+func (p *Pattern) Close() {
+	for _, l := range p.lambdas {
+		_ = l.Close()
+	}
+	if p.target != nil {
+		_ = p.target.Close()
+	}
+	p.aws.Close()
+}
+
+// startTarget serves the http function's external API on a loopback port.
+func (p *Pattern) startTarget() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("listen for the external API: %w", err)
+	}
+	status := p.cfg.HTTPTargetStatus
+	if status == 0 {
+		status = http.StatusOK
+	}
+	p.target = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"status":%d}`, status)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = p.target.Serve(ln) }()
+	return "http://" + ln.Addr().String() + "/status", nil
+}
+
+// Invocation is the outcome of one function's invocation.
+type Invocation struct {
+	Function string
+	TraceID  string // X-Ray form, 1-xxxxxxxx-…
+	// SegmentID is the id of the AWS::Lambda::Function segment Lambda
+	// recorded: the Parent of the invocation's trace header.
+	SegmentID string
+	Result    Result
+}
+
+// Request is what one API request set off.
+type Request struct {
+	Path        string
+	TraceID     string // the API request's trace
+	Invocations []Invocation
+}
+
+// Request sends one GET path through the pattern: API Gateway publishes the
+// path to the fan-out topic, SNS invokes the four subscribers, the sqs
+// function's message reaches sqs-subscribe through the event source mapping,
+// and sns-publish's message reaches sns-subscribe.
+func (p *Pattern) Request(ctx context.Context, path string) (Request, error) {
+	req := Request{Path: path, TraceID: newTraceID()}
+	start := now()
+	apiID, integrationID := newSegmentID(), newSegmentID()
+	topicID := newSegmentID()
+	before := len(p.aws.Requests())
+
+	// API Gateway's stage segment, with the subsegment of its SNS
+	// integration, and the fan-out topic's segment under it: what X-Ray
+	// records for a REST API with tracing on and SNS with active tracing.
+	// https://docs.aws.amazon.com/xray/latest/devguide/xray-services-apigateway.html
+	// https://docs.aws.amazon.com/xray/latest/devguide/xray-services-sns.html
+	api := Segment{
+		Name: APIStageName, ID: apiID, TraceID: req.TraceID, Origin: "AWS::ApiGateway::Stage",
+		StartTime: start,
+		HTTP: &HTTP{
+			Request:  &HTTPRequest{Method: http.MethodGet, URL: "https://api.example.test/prod" + path},
+			Response: &HTTPResponse{Status: http.StatusOK},
+		},
+		Subsegments: []Segment{{
+			Name: "SNS", ID: integrationID, Namespace: "aws", StartTime: start,
+			AWS: &AWS{Operation: "Publish", Region: Region},
+		}},
+	}
+	topic := Segment{
+		Name: FanoutTopic, ID: topicID, TraceID: req.TraceID, ParentID: integrationID,
+		Origin: "AWS::SNS", ResourceARN: fanoutTopicID, StartTime: start,
+	}
+
+	var errs []error
+	for _, name := range FanoutSubscribers {
+		inv, err := p.invokeFromSNS(ctx, name, req.TraceID, topicID, fanoutTopicID, path)
+		req.Invocations = append(req.Invocations, inv)
+		errs = append(errs, err)
+	}
+	end := now()
+	api.EndTime, api.Subsegments[0].EndTime, topic.EndTime = end, end, end
+	p.cfg.XRay.Add(api, topic)
+
+	// What the functions sent on: the sqs function's message and
+	// sns-publish's publish, each with the X-Amzn-Trace-Id of its call.
+	for _, r := range p.aws.Requests()[before:] {
+		header := r.Header.Get("X-Amzn-Trace-Id")
+		switch r.Operation {
+		case "SendMessage":
+			body, _ := r.JSON["MessageBody"].(string)
+			inv, err := p.invokeFromSQS(ctx, body, header)
+			req.Invocations = append(req.Invocations, inv)
+			errs = append(errs, err)
+		case "Publish":
+			root, parent, ok := parseHeader(header)
+			if !ok {
+				errs = append(errs, fmt.Errorf("sns-publish published without a trace header (%q)", header))
+				continue
+			}
+			topicID := newSegmentID()
+			t := now()
+			inv, err := p.invokeFromSNS(ctx, "sns-subscribe", root, topicID, secondTopicID, r.Form.Get("Message"))
+			p.cfg.XRay.Add(Segment{
+				Name: SecondTopic, ID: topicID, TraceID: root, ParentID: parent,
+				Origin: "AWS::SNS", ResourceARN: secondTopicID, StartTime: t, EndTime: now(),
+			})
+			req.Invocations = append(req.Invocations, inv)
+			errs = append(errs, err)
+		}
+	}
+	return req, errors.Join(errs...)
+}
+
+// invokeFromSNS invokes a subscriber of a topic as SNS does, in the trace of
+// the topic's segment.
+func (p *Pattern) invokeFromSNS(ctx context.Context, name, traceID, topicSegmentID, topicARN, message string) (Invocation, error) {
+	ev := events.SNSEvent{Records: []events.SNSEventRecord{{
+		EventVersion:         "1.0",
+		EventSource:          "aws:sns",
+		EventSubscriptionArn: topicARN + ":" + newSegmentID(),
+		SNS: events.SNSEntity{
+			Type:      "Notification",
+			MessageID: newSegmentID(),
+			TopicArn:  topicARN,
+			Message:   message,
+			Timestamp: time.Now().UTC(),
+		},
+	}}}
+	return p.invoke(ctx, name, ev, traceID, topicSegmentID, nil)
+}
+
+// invokeFromSQS invokes sqs-subscribe as the SQS event source mapping does:
+// a batch of one record carrying the AWSTraceHeader that SQS set from the
+// sender's X-Amzn-Trace-Id. Lambda starts a new trace for the batch and links
+// it to the senders' traces.
+// https://docs.aws.amazon.com/xray/latest/devguide/xray-tracelinking.html
+func (p *Pattern) invokeFromSQS(ctx context.Context, body, header string) (Invocation, error) {
+	rec := events.SQSMessage{
+		MessageId:      newSegmentID(),
+		ReceiptHandle:  "AQEB" + newSegmentID(),
+		Body:           body,
+		Attributes:     map[string]string{"ApproximateReceiveCount": "1", "SentTimestamp": strconv.FormatInt(time.Now().UnixMilli(), 10)},
+		EventSource:    "aws:sqs",
+		EventSourceARN: queueARN,
+		AWSRegion:      Region,
+	}
+	var links []Link
+	if header != "" {
+		rec.Attributes["AWSTraceHeader"] = header
+		if root, parent, ok := parseHeader(header); ok {
+			links = append(links, Link{TraceID: root, ID: parent})
+		}
+	}
+	return p.invoke(ctx, "sqs-subscribe", events.SQSEvent{Records: []events.SQSMessage{rec}}, newTraceID(), "", links)
+}
+
+// invoke runs one invocation as Lambda does with active tracing: it records
+// the AWS::Lambda segment (the service) and the AWS::Lambda::Function segment
+// (the function), and passes the function segment's id as the Parent of the
+// trace header, under which the function's own spans attach.
+// https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html
+func (p *Pattern) invoke(ctx context.Context, name string, event any, traceID, parentID string, links []Link) (Invocation, error) {
+	inv := Invocation{Function: name, TraceID: traceID, SegmentID: newSegmentID()}
+	payload, err := json.Marshal(event)
+	if err != nil {
+		return inv, err
+	}
+	serviceID := newSegmentID()
+	header := fmt.Sprintf("Root=%s;Parent=%s;Sampled=1", traceID, inv.SegmentID)
+	start := now()
+	inv.Result, err = p.lambdas[name].Invoke(ctx, payload, header)
+	end := now()
+	arn := "arn:aws:lambda:" + Region + ":" + Account + ":function:" + name
+	failed := err != nil || inv.Result.Err != nil
+	p.cfg.XRay.Add(
+		Segment{Name: name, ID: serviceID, TraceID: traceID, ParentID: parentID, Origin: "AWS::Lambda",
+			ResourceARN: arn, StartTime: start, EndTime: end, Links: links,
+			AWS: &AWS{RequestID: inv.Result.RequestID}},
+		Segment{Name: name, ID: inv.SegmentID, TraceID: traceID, ParentID: serviceID, Origin: "AWS::Lambda::Function",
+			ResourceARN: arn, StartTime: start, EndTime: end, Fault: failed},
+	)
+	if err != nil {
+		return inv, fmt.Errorf("invoke %s: %w", name, err)
+	}
+	return inv, nil
+}
+
+// parseHeader reads Root and Parent from an X-Ray trace header.
+func parseHeader(h string) (root, parent string, ok bool) {
+	for part := range strings.SplitSeq(h, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "Root":
+			root = v
+		case "Parent":
+			parent = v
+		}
+	}
+	return root, parent, root != "" && parent != ""
+}
+
+// newTraceID returns an X-Ray trace ID: version 1, the epoch second in hex,
+// 96 random bits.
+func newTraceID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("1-%08x-%s", time.Now().Unix(), hex.EncodeToString(b))
+}
+
+// newSegmentID returns a 64-bit id in hex, as X-Ray wants segment ids.
+func newSegmentID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func now() float64 { return float64(time.Now().UnixNano()) / 1e9 }
+
+// FindInvocation returns the document that inv's invocation span became: the
+// subsegment named after the function under Lambda's function segment.
+func FindInvocation(docs []Segment, inv Invocation) *Segment {
+	for i, d := range docs {
+		if d.Name == inv.Function && d.ParentID == inv.SegmentID {
+			return &docs[i]
+		}
+	}
+	return nil
+}
+
+// WaitForInvocations waits until the invocation span of every invocation of
+// reqs has reached x. Each function flushed before it answered; the
+// collector's exporter sends on its own schedule.
+func WaitForInvocations(ctx context.Context, x *XRay, reqs []Request) error {
+	return x.WaitFor(ctx, func(segs []Segment) bool {
+		for _, r := range reqs {
+			for _, inv := range r.Invocations {
+				if FindInvocation(segs, inv) == nil {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
