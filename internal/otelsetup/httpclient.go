@@ -20,6 +20,8 @@ import (
 // state of the circuit breaker when the attempt was made.
 const BreakerStateKey = attribute.Key("http.client.circuit_breaker.state")
 
+const peerServiceKey = attribute.Key("peer.service")
+
 // An HTTPOption changes what [Tracing.HTTPClient] builds.
 type HTTPOption func(*httpOptions)
 
@@ -168,8 +170,9 @@ func (rt *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}, backoff.WithBackOff(policy), backoff.WithMaxTries(rt.opts.maxAttempts), backoff.WithMaxElapsedTime(0))
 }
 
-// breakerTransport makes attempts through a circuit breaker. Connection errors
-// and 5xx count as failures; a 4xx is the caller's fault, not the target's.
+// breakerTransport makes attempts through a circuit breaker and records on
+// each attempt's span what X-Ray shows of it. Connection errors and 5xx count
+// as failures; a 4xx is the caller's fault, not the target's.
 type breakerTransport struct {
 	next    http.RoundTripper
 	breaker *gobreaker.TwoStepCircuitBreaker[*http.Response]
@@ -177,8 +180,13 @@ type breakerTransport struct {
 
 func (bt *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// The request's context holds the attempt's span (otelhttp starts it).
+	// peer.service names the remote node on the X-Ray map after the host, as
+	// the X-Ray SDK does; the exporter reads it before the span name.
 	span := trace.SpanFromContext(req.Context())
-	span.SetAttributes(BreakerStateKey.String(bt.breaker.State().String()))
+	span.SetAttributes(
+		BreakerStateKey.String(bt.breaker.State().String()),
+		peerServiceKey.String(req.URL.Hostname()),
+	)
 	done, err := bt.breaker.Allow()
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), err)

@@ -134,6 +134,9 @@ func TestHTTPClientRetries(t *testing.T) {
 					if state, _ := otelsetuptest.Attr(s, string(otelsetup.BreakerStateKey)); state.AsString() != "closed" {
 						t.Errorf("breaker state = %q, want closed", state.AsString())
 					}
+					if peer, _ := otelsetuptest.Attr(s, "peer.service"); peer.AsString() != "api.example.test" {
+						t.Errorf("peer.service = %q, want the host, which names the X-Ray node", peer.AsString())
+					}
 				}
 			})
 		})

@@ -145,6 +145,9 @@ func checkRemoteCall(t *testing.T, sub []harness.Segment) {
 		t.Fatalf("http: %d remote subsegments, want 1", len(remote))
 	}
 	r := remote[0]
+	if r.Name != "127.0.0.1" {
+		t.Errorf("http: remote node %q, want the target's host", r.Name)
+	}
 	if r.HTTP == nil || r.HTTP.Request == nil || r.HTTP.Response == nil {
 		t.Fatalf("http: remote subsegment without http request/response: %s", r.Raw)
 	}

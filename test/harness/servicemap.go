@@ -40,8 +40,8 @@ var Client = Node{Name: "client", Type: "client"}
 // another segment is an edge between their nodes; an aws or remote
 // subsegment is an edge from its segment to a downstream node, unless a
 // segment continues under it (SNS, for example), which is then the
-// downstream node. Segments whose parent is not among the documents are
-// called by the client.
+// downstream node. A segment without a parent among the documents is reached
+// by the call it links to (SQS to its Lambda consumer), else by the client.
 func BuildServiceMap(docs []Segment) ServiceMap {
 	all := Flatten(docs)
 	byID := map[string]Segment{}
@@ -89,16 +89,20 @@ func BuildServiceMap(docs []Segment) ServiceMap {
 		case isSegment(s):
 			n := Node{Name: s.Name, Type: s.Origin}
 			add(n, s)
-			if p, ok := owner(s.ParentID); ok {
-				m.Edges[[2]Node{{Name: p.Name, Type: p.Origin}, n}]++
-			} else {
-				m.Edges[[2]Node{Client, n}]++
+			from, ok := Client, false
+			if p, found := owner(s.ParentID); found {
+				from, ok = Node{Name: p.Name, Type: p.Origin}, true
 			}
+			for _, l := range s.Links {
+				// A linked edge, as X-Ray draws from an SQS queue to the
+				// Lambda consumer of its messages.
+				if linked, found := byID[l.ID]; found && !ok {
+					from, ok = nodeOf(linked), true
+				}
+			}
+			m.Edges[[2]Node{from, n}]++
 		case (s.Namespace == "aws" || s.Namespace == "remote") && !continued[s.ID]:
-			n := Node{Name: s.Name, Type: "remote"}
-			if s.Namespace == "aws" {
-				n.Type = "AWS::" + s.Name
-			}
+			n := nodeOf(s)
 			add(n, s)
 			if p, ok := owner(parentOf[s.ID]); ok {
 				m.Edges[[2]Node{{Name: p.Name, Type: p.Origin}, n}]++
@@ -106,6 +110,17 @@ func BuildServiceMap(docs []Segment) ServiceMap {
 		}
 	}
 	return m
+}
+
+// nodeOf is the node a segment or a downstream call stands for.
+func nodeOf(s Segment) Node {
+	switch {
+	case isSegment(s):
+		return Node{Name: s.Name, Type: s.Origin}
+	case s.Namespace == "aws":
+		return Node{Name: s.Name, Type: "AWS::" + s.Name}
+	}
+	return Node{Name: s.Name, Type: "remote"}
 }
 
 // isSegment reports whether s is a segment: a top-level document (it has a
