@@ -1,7 +1,8 @@
 // Package awstest is a stand-in for the AWS APIs that the pattern's functions
-// call (DynamoDB UpdateItem, SQS SendMessage, SNS Publish), for unit tests:
+// call (DynamoDB UpdateItem, SQS SendMessage, SNS Publish), for tests:
 // an httptest server that answers in each service's wire protocol and keeps
-// every request it got. The end-to-end tests use real emulators instead.
+// every request it got. The fidelity harness (test/harness) answers the
+// functions' AWS calls with it too, until real emulators take its place there.
 //
 // The protocols, as the AWS API references document them and the AWS SDK for
 // Go v2 speaks them:
