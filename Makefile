@@ -4,7 +4,11 @@ GO        ?= go
 FUNCTIONS := dynamo http sqs sqs-subscribe sns-publish sns-subscribe
 BIN       := bin
 
-.PHONY: test run lint build clean xray-segments
+.PHONY: test run lint build clean xray-segments package artifact
+
+# How every function is built for Lambda: linux/arm64, static, no RPC mode,
+# stripped.
+LAMBDA_BUILD = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w'
 
 ## test: every test of every module (the README's test command): the Lambda
 ## module, then test/ (the fidelity tests build the collectors: minutes the
@@ -32,7 +36,31 @@ $(BIN)/staticcheck: tools/staticcheck/go.mod tools/staticcheck/go.sum
 build: $(FUNCTIONS:%=$(BIN)/%/bootstrap)
 
 $(BIN)/%/bootstrap: FORCE
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $@ ./cmd/$*
+	$(LAMBDA_BUILD) -o $@ ./cmd/$*
+
+## package: every function's artifact as `sam build` makes it, without SAM:
+## .aws-sam/build/<LogicalId>/ holding bootstrap and collector.yaml
+PACKAGE_DIR ?= .aws-sam/build
+SAM_FUNCTIONS := DynamoFunction HttpFunction SqsFunction SqsSubscribeFunction SnsPublishFunction SnsSubscribeFunction
+package:
+	@for id in $(SAM_FUNCTIONS); do \
+		$(MAKE) --no-print-directory build-$$id ARTIFACTS_DIR=$(abspath $(PACKAGE_DIR))/$$id || exit 1; \
+	done
+	@ls -l $(PACKAGE_DIR)/*/bootstrap
+
+# SAM's makefile build method (deploy/sam/template.yaml) runs build-<LogicalId>
+# here with ARTIFACTS_DIR set.
+build-DynamoFunction:       ; @$(MAKE) --no-print-directory artifact FUNCTION=dynamo
+build-HttpFunction:         ; @$(MAKE) --no-print-directory artifact FUNCTION=http
+build-SqsFunction:          ; @$(MAKE) --no-print-directory artifact FUNCTION=sqs
+build-SqsSubscribeFunction: ; @$(MAKE) --no-print-directory artifact FUNCTION=sqs-subscribe
+build-SnsPublishFunction:   ; @$(MAKE) --no-print-directory artifact FUNCTION=sns-publish
+build-SnsSubscribeFunction: ; @$(MAKE) --no-print-directory artifact FUNCTION=sns-subscribe
+
+artifact:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)"; exit 1; }
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/$(FUNCTION)
+	cp collector.yaml $(ARTIFACTS_DIR)/collector.yaml
 
 ## xray-segments: the pattern through the fidelity harness for a few requests;
 ## every segment document X-Ray would receive to $(XRAY_SEGMENTS_OUT)/segments.jsonl,
@@ -42,7 +70,7 @@ xray-segments:
 	XRAY_SEGMENTS_OUT=$(abspath $(XRAY_SEGMENTS_OUT)) $(GO) -C test run ./cmd/xray-segments
 
 clean:
-	rm -rf $(BIN) out
+	rm -rf $(BIN) out .aws-sam
 
 .PHONY: FORCE
 FORCE:
