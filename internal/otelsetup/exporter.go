@@ -20,6 +20,8 @@ const defaultOTLPGRPCEndpoint = "localhost:4317"
 
 // exportersFromEnv builds the exporters that OTEL_TRACES_EXPORTER names
 // (a comma-separated list; otlp when unset). An empty list means none.
+// xrayudp sends to Lambda's X-Ray agent at AWS_XRAY_DAEMON_ADDRESS, with no
+// collector layer (see xrayudp.go).
 //
 // The OTLP exporters read their own OTEL_EXPORTER_OTLP_* variables. Without an
 // endpoint they send to the ADOT collector extension: http://localhost:4318
@@ -43,8 +45,10 @@ func exportersFromEnv(ctx context.Context, getenv func(string) string) ([]sdktra
 			e, err = otlpExporter(ctx, getenv)
 		case "console":
 			e, err = stdouttrace.New(stdouttrace.WithWriter(os.Stdout))
+		case "xrayudp":
+			e, err = newXRayUDPExporter(ctx, getenv)
 		default:
-			return nil, fmt.Errorf("OTEL_TRACES_EXPORTER=%q: %q is not one of otlp, console, none", names, name)
+			return nil, fmt.Errorf("OTEL_TRACES_EXPORTER=%q: %q is not one of otlp, xrayudp, console, none", names, name)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("exporter %s: %w", name, err)

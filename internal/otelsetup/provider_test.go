@@ -28,7 +28,7 @@ func TestSetupReadsStandardVariables(t *testing.T) {
 		{"two exporters", map[string]string{"OTEL_TRACES_EXPORTER": "otlp, console"}, ""},
 		{"otlp over gRPC", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, ""},
 		{"traces protocol beats general", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "bogus", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf"}, ""},
-		{"unknown exporter", map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, `OTEL_TRACES_EXPORTER="zipkin": "zipkin" is not one of otlp, console, none`},
+		{"unknown exporter", map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, `OTEL_TRACES_EXPORTER="zipkin": "zipkin" is not one of otlp, xrayudp, console, none`},
 		{"http/json", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, `OTLP protocol "http/json"`},
 		{"ratio sampler", map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}, ""},
 		{"bad ratio", map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"}, `OTEL_TRACES_SAMPLER_ARG="2"`},

@@ -4,22 +4,30 @@
 package otelsetuptest
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
@@ -218,4 +226,139 @@ func CheckTree(t testing.TB, spans tracetest.SpanStubs, want string) {
 	if got := Tree(spans); got != want {
 		t.Errorf("span tree:\n%s\nwant:\n%s", got, want)
 	}
+}
+
+// XRayAgent is a stand-in for the X-Ray agent Lambda runs in each sandbox,
+// as the xrayudp exporter reaches it: it reads UDP datagrams on a loopback
+// port and decodes each (protocol header line, T1S/T1U prefix, base64,
+// protobuf OTLP ExportTraceServiceRequest). A datagram that does not decode
+// is kept as an error.
+type XRayAgent struct {
+	Addr string
+
+	conn     *net.UDPConn
+	mu       sync.Mutex
+	requests []*coltracepb.ExportTraceServiceRequest
+	sizes    []int
+	errs     []error
+	forward  func([]byte)
+	done     chan struct{}
+}
+
+// StartXRayAgent listens on a loopback UDP port until the test ends.
+func StartXRayAgent(t testing.TB) *XRayAgent {
+	t.Helper()
+	a, err := NewXRayAgent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	return a
+}
+
+// NewXRayAgent listens on a loopback UDP port; Close stops it.
+func NewXRayAgent() (*XRayAgent, error) {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, fmt.Errorf("agent stand-in: %w", err)
+	}
+	_ = conn.SetReadBuffer(8 << 20) // hold a burst of a thousand spans
+	a := &XRayAgent{Addr: conn.LocalAddr().String(), conn: conn, done: make(chan struct{})}
+	go a.read()
+	return a, nil
+}
+
+// Forward hands the protobuf of every request it decodes to fn as well (the
+// fidelity harness posts it to the collector's OTLP receiver).
+func (a *XRayAgent) Forward(fn func(payload []byte)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.forward = fn
+}
+
+func (a *XRayAgent) read() {
+	defer close(a.done)
+	buf := make([]byte, 128<<10)
+	for {
+		n, _, err := a.conn.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		req, payload, err := DecodeDatagram(buf[:n])
+		a.mu.Lock()
+		a.sizes = append(a.sizes, n)
+		if err != nil {
+			a.errs = append(a.errs, err)
+		} else {
+			a.requests = append(a.requests, req)
+		}
+		forward := a.forward
+		a.mu.Unlock()
+		if err == nil && forward != nil {
+			forward(payload)
+		}
+	}
+}
+
+// DecodeDatagram decodes one datagram of the X-Ray agent's OTLP format.
+func DecodeDatagram(d []byte) (*coltracepb.ExportTraceServiceRequest, []byte, error) {
+	header, rest, ok := bytes.Cut(d, []byte("\n"))
+	if !ok || string(header) != `{"format":"json","version":1}` {
+		return nil, nil, fmt.Errorf("datagram header %.40q: want {\"format\":\"json\",\"version\":1} and a newline", header)
+	}
+	if !bytes.HasPrefix(rest, []byte("T1S")) && !bytes.HasPrefix(rest, []byte("T1U")) {
+		return nil, nil, fmt.Errorf("datagram prefix %.3q: want T1S or T1U", rest)
+	}
+	payload, err := base64.StdEncoding.DecodeString(string(rest[3:]))
+	if err != nil {
+		return nil, nil, fmt.Errorf("datagram body is not base64: %w", err)
+	}
+	req := &coltracepb.ExportTraceServiceRequest{}
+	if err := proto.Unmarshal(payload, req); err != nil {
+		return nil, nil, fmt.Errorf("datagram body is not an OTLP trace request: %w", err)
+	}
+	return req, payload, nil
+}
+
+// Spans returns every span received so far, in order.
+func (a *XRayAgent) Spans() []*tracepb.Span {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []*tracepb.Span
+	for _, r := range a.requests {
+		for _, rs := range r.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				out = append(out, ss.Spans...)
+			}
+		}
+	}
+	return out
+}
+
+// Datagrams returns the size of every datagram received, and the decoding
+// errors.
+func (a *XRayAgent) Datagrams() ([]int, []error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.sizes), slices.Clone(a.errs)
+}
+
+// WaitForSpans waits up to timeout until n spans have been received. A
+// datagram sent before the handler returned is already in the socket's
+// buffer; this only gives the reading goroutine time to decode it.
+func (a *XRayAgent) WaitForSpans(n int, timeout time.Duration) int {
+	deadline := time.Now().Add(timeout)
+	for {
+		got := len(a.Spans())
+		if got >= n || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Close stops the stand-in.
+func (a *XRayAgent) Close() {
+	_ = a.conn.Close()
+	<-a.done
 }
