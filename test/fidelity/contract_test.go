@@ -27,9 +27,9 @@ var awsCalls = map[string]struct{ service, operation string }{
 }
 
 func TestTraceContract(t *testing.T) {
-	for _, variant := range variants() {
-		t.Run(variant, func(t *testing.T) {
-			sc := runScenario(t, variant, harness.PatternConfig{HTTPFailureRate: 0}, "/", "/hello")
+	for _, p := range paths() {
+		t.Run(p.String(), func(t *testing.T) {
+			sc := runScenario(t, p, harness.PatternConfig{HTTPFailureRate: 0}, "/", "/hello")
 			for _, req := range sc.reqs {
 				t.Run(strings.TrimPrefix(req.Path, "/")+"/", func(t *testing.T) {
 					checkRequest(t, sc.docs, req)

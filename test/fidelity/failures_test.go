@@ -46,11 +46,11 @@ func TestFailures(t *testing.T) {
 			wantStatus:   503,
 		},
 	}
-	for _, variant := range variants() {
-		t.Run(variant, func(t *testing.T) {
+	for _, p := range paths() {
+		t.Run(p.String(), func(t *testing.T) {
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
-					sc := runScenario(t, variant, tt.cfg, "/fail")
+					sc := runScenario(t, p, tt.cfg, "/fail")
 					var inv harness.Invocation
 					for _, i := range sc.reqs[0].Invocations {
 						if i.Function == "http" {

@@ -1,7 +1,9 @@
 package fidelity
 
 import (
+	"bytes"
 	"context"
+	"net/http"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest"
 	"github.com/xray-tracer/xray-tracer/test/harness"
 )
 
@@ -21,10 +24,33 @@ type scenario struct {
 	docs []harness.Segment
 }
 
-// runScenario starts collector variant, the X-Ray stand-in and the pattern,
-// sends paths, and waits until every function's spans reached X-Ray.
-func runScenario(t *testing.T, variant string, cfg harness.PatternConfig, paths ...string) scenario {
+// A path is how spans leave the functions: the collector variant that
+// turns them into segments, and the exporter the functions use.
+type path struct {
+	collector string // harness.CollectorLayer or harness.CollectorNewest
+	// export is "otlp" (to the collector layer's extension) or "xrayudp"
+	// (to Lambda's X-Ray agent, whose stand-in relays the spans to the same
+	// collector, so that both paths are judged by the same translation).
+	export string
+}
+
+func (p path) String() string { return p.collector + "/" + p.export }
+
+// paths are the export paths every fidelity test runs through.
+func paths() []path {
+	return []path{
+		{harness.CollectorLayer, "otlp"},
+		{harness.CollectorNewest, "otlp"},
+		{harness.CollectorLayer, "xrayudp"},
+	}
+}
+
+// runScenario starts the collector, the X-Ray stand-in and the pattern on
+// export path p, sends paths, and waits until every function's spans reached
+// X-Ray.
+func runScenario(t *testing.T, p path, cfg harness.PatternConfig, requests ...string) scenario {
 	t.Helper()
+	variant := p.collector
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	xray, err := harness.NewXRay()
@@ -49,21 +75,30 @@ func runScenario(t *testing.T, variant string, cfg harness.PatternConfig, paths 
 		}
 	}()
 
+	if p.export == "xrayudp" {
+		agent, err := otelsetuptest.NewXRayAgent()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer agent.Close()
+		agent.Forward(relay(t))
+		cfg.Env = map[string]string{"OTEL_TRACES_EXPORTER": "xrayudp", "AWS_XRAY_DAEMON_ADDRESS": agent.Addr}
+	}
 	cfg.Bootstraps, cfg.XRay = bootstraps, xray
 	var out strings.Builder
 	cfg.Stderr = &out
 	if testing.Verbose() {
 		cfg.Stderr = io.MultiWriter(&out, os.Stderr)
 	}
-	p, err := harness.StartPattern(ctx, cfg)
+	pat, err := harness.StartPattern(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer pat.Close()
 
 	sc := scenario{xray: xray}
-	for _, path := range paths {
-		req, _ := p.Request(ctx, path) // failures on purpose are part of some scenarios
+	for _, r := range requests {
+		req, _ := pat.Request(ctx, r) // failures on purpose are part of some scenarios
 		sc.reqs = append(sc.reqs, req)
 	}
 	err = harness.WaitForInvocations(ctx, xray, sc.reqs)
@@ -123,6 +158,22 @@ func keys(m map[string]any) []string {
 }
 
 func variants() []string { return []string{harness.CollectorLayer, harness.CollectorNewest} }
+
+// relay posts each OTLP request the agent stand-in decodes to the
+// collector's OTLP/HTTP receiver.
+func relay(t *testing.T) func([]byte) {
+	return func(payload []byte) {
+		resp, err := http.Post("http://"+harness.OTLPHTTPAddr+"/v1/traces", "application/x-protobuf", bytes.NewReader(payload))
+		if err != nil {
+			t.Errorf("relay to the collector: %v", err)
+			return
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("relay to the collector: %s", resp.Status)
+		}
+	}
+}
 
 func TestCollectorConfigIsValid(t *testing.T) {
 	for _, variant := range variants() {

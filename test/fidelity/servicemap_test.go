@@ -16,11 +16,11 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from what the
 // exporter versions must draw the same map.
 func TestServiceMap(t *testing.T) {
 	golden := filepath.Join("testdata", "servicemap.golden")
-	for _, variant := range variants() {
-		t.Run(variant, func(t *testing.T) {
-			sc := runScenario(t, variant, harness.PatternConfig{HTTPFailureRate: 0}, "/", "/hello", "/a/b")
+	for _, p := range paths() {
+		t.Run(p.String(), func(t *testing.T) {
+			sc := runScenario(t, p, harness.PatternConfig{HTTPFailureRate: 0}, "/", "/hello", "/a/b")
 			got := harness.BuildServiceMap(sc.docs).Text()
-			if *update && variant == harness.CollectorLayer {
+			if *update && p == paths()[0] {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
 				}

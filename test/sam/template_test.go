@@ -43,7 +43,19 @@ type template struct {
 
 var subName = regexp.MustCompile(`\$\{([^}!]+)\}`)
 
+// exports are the values of the TraceExport parameter, with the conditions
+// each makes true (AdotCollectorLayerArn at its default, empty).
+var exports = map[string]map[string]bool{
+	"collector": {"UseCollector": true, "DefaultAdotLayer": true},
+	"xrayudp":   {"UseCollector": false, "DefaultAdotLayer": true},
+}
+
 func parseTemplate(t *testing.T, path string) template {
+	return parseTemplateFor(t, path, exports["collector"])
+}
+
+// parseTemplateFor parses the template as deployed with the conditions given.
+func parseTemplateFor(t *testing.T, path string, conditions map[string]bool) template {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -53,6 +65,9 @@ func parseTemplate(t *testing.T, path string) template {
 	opts := &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
 		"Ref": func(_ string, input any, _ any) any {
 			name, _ := input.(string)
+			if name == "AWS::NoValue" {
+				return nil // the property is left out
+			}
 			tpl.refs = append(tpl.refs, name)
 			return "ref:" + name
 		},
@@ -84,16 +99,22 @@ func parseTemplate(t *testing.T, path string) template {
 		"Fn::Equals": func(_ string, input any, _ any) any {
 			return map[string]any{"equals": input}
 		},
-		// As deployed with the defaults: the condition of the template's one
-		// Fn::If (DefaultAdotLayer) holds when AdotCollectorLayerArn is empty,
-		// its default; TestTemplateLayerDefault checks that.
+		// Each condition as the caller says it holds; TestTemplateConditions
+		// checks what makes them hold.
 		"Fn::If": func(_ string, input any, _ any) any {
 			args, _ := input.([]any)
 			if len(args) != 3 {
 				t.Errorf("Fn::If %v: want [condition, then, else]", input)
 				return nil
 			}
-			return args[1]
+			holds, known := conditions[str(args[0])]
+			if !known {
+				t.Errorf("Fn::If on condition %v, which the test does not know", args[0])
+			}
+			if holds {
+				return args[1]
+			}
+			return args[2]
 		},
 	}}
 	processed, err := intrinsics.ProcessYAML(data, opts)
@@ -184,7 +205,12 @@ func (tpl template) fnProp(props map[string]any, key string) any {
 }
 
 func TestTemplateFunctions(t *testing.T) {
-	tpl := parseTemplate(t, templatePath(t))
+	for export, conditions := range exports {
+		t.Run(export, func(t *testing.T) { checkFunctions(t, parseTemplateFor(t, templatePath(t), conditions), export) })
+	}
+}
+
+func checkFunctions(t *testing.T, tpl template, export string) {
 	fns := tpl.ofType("AWS::Serverless::Function")
 	if len(fns) != len(functions) {
 		t.Fatalf("%d functions, want the pattern's %d", len(fns), len(functions))
@@ -212,8 +238,16 @@ func TestTemplateFunctions(t *testing.T) {
 			if got := toStrings(tpl.fnProp(props, "Architectures")); !slices.Equal(got, []string{"arm64"}) {
 				t.Errorf("Architectures = %v, want [arm64]", got)
 			}
-			if got := toStrings(tpl.fnProp(props, "Layers")); len(got) != 1 || got[0] != adotLayer {
-				t.Errorf("Layers = %v, want the ADOT collector layer %s", got, adotLayer)
+			layers := toStrings(tpl.fnProp(props, "Layers"))
+			switch export {
+			case "collector":
+				if len(layers) != 1 || layers[0] != adotLayer {
+					t.Errorf("Layers = %v, want the ADOT collector layer %s", layers, adotLayer)
+				}
+			case "xrayudp":
+				if len(layers) != 0 {
+					t.Errorf("Layers = %v, want none on the xrayudp path", layers)
+				}
 			}
 			env := map[string]string{}
 			for _, m := range []any{get(tpl.doc, "Globals", "Function", "Environment", "Variables"), get(props, "Environment", "Variables")} {
@@ -222,8 +256,15 @@ func TestTemplateFunctions(t *testing.T) {
 					env[k] = str(v)
 				}
 			}
-			if env["OPENTELEMETRY_COLLECTOR_CONFIG_URI"] != "/var/task/collector.yaml" {
-				t.Errorf("OPENTELEMETRY_COLLECTOR_CONFIG_URI = %q, want the packaged /var/task/collector.yaml", env["OPENTELEMETRY_COLLECTOR_CONFIG_URI"])
+			wantConfig, wantExporter := "/var/task/collector.yaml", "otlp"
+			if export == "xrayudp" {
+				wantConfig, wantExporter = "", "xrayudp"
+			}
+			if env["OPENTELEMETRY_COLLECTOR_CONFIG_URI"] != wantConfig {
+				t.Errorf("OPENTELEMETRY_COLLECTOR_CONFIG_URI = %q, want %q", env["OPENTELEMETRY_COLLECTOR_CONFIG_URI"], wantConfig)
+			}
+			if env["OTEL_TRACES_EXPORTER"] != wantExporter {
+				t.Errorf("OTEL_TRACES_EXPORTER = %q, want %q", env["OTEL_TRACES_EXPORTER"], wantExporter)
 			}
 			if env["OTEL_SERVICE_NAME"] != name {
 				t.Errorf("OTEL_SERVICE_NAME = %q, want %q", env["OTEL_SERVICE_NAME"], name)
@@ -410,13 +451,29 @@ func TestTemplateWiring(t *testing.T) {
 	}
 }
 
-func TestTemplateLayerDefault(t *testing.T) {
+// TestTemplateConditions checks what makes the conditions the other tests
+// assume hold: the layer parameter empty by default, and TraceExport
+// choosing the path, collector by default.
+func TestTemplateConditions(t *testing.T) {
 	tpl := parseTemplate(t, templatePath(t))
 	if d := get(tpl.doc, "Parameters", "AdotCollectorLayerArn", "Default"); d != "" {
 		t.Errorf("AdotCollectorLayerArn default %v, want empty (the region's ADOT layer)", d)
 	}
-	cond := toStrings(get(tpl.doc, "Conditions", "DefaultAdotLayer", "equals"))
-	if !slices.Equal(cond, []string{"ref:AdotCollectorLayerArn", ""}) {
-		t.Errorf("DefaultAdotLayer = %v, want the parameter equal to \"\"", cond)
+	if d := get(tpl.doc, "Parameters", "TraceExport", "Default"); d != "collector" {
+		t.Errorf("TraceExport default %v, want collector", d)
+	}
+	if got := toStrings(get(tpl.doc, "Parameters", "TraceExport", "AllowedValues")); !slices.Equal(got, []string{"collector", "xrayudp"}) {
+		t.Errorf("TraceExport allows %v, want collector and xrayudp", got)
+	}
+	for name, want := range map[string][]string{
+		"DefaultAdotLayer": {"ref:AdotCollectorLayerArn", ""},
+		"UseCollector":     {"ref:TraceExport", "collector"},
+	} {
+		if got := toStrings(get(tpl.doc, "Conditions", name, "equals")); !slices.Equal(got, want) {
+			t.Errorf("condition %s = %v, want %v equal", name, got, want)
+		}
+	}
+	if n := len(tpl.doc["Conditions"].(map[string]any)); n != len(exports["collector"]) {
+		t.Errorf("%d conditions, the test knows %d", n, len(exports["collector"]))
 	}
 }
