@@ -4,7 +4,7 @@ GO        ?= go
 FUNCTIONS := dynamo http sqs sqs-subscribe sns-publish sns-subscribe
 BIN       := bin
 
-.PHONY: test run lint build clean xray-segments package artifact
+.PHONY: test run lint build clean xray-segments package artifact bench
 
 # How every function is built for Lambda: linux/arm64, static, no RPC mode,
 # stripped.
@@ -16,6 +16,10 @@ LAMBDA_BUILD = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.no
 test:
 	$(GO) test -race -count=1 ./...
 	$(GO) -C test test -count=1 ./...
+
+## bench: Go benchmarks of the hot paths, every variant side by side in one run
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./internal/otelsetup/
 
 ## run: the pattern on this machine (for now: the http function, spans on the console)
 run:
