@@ -177,10 +177,13 @@ func splitSpans(rss []*tracepb.ResourceSpans, limit int) [][]*tracepb.ResourceSp
 		}
 		cur, size = nil, 0
 	}
+	// An entry's length prefix grows with what it holds; count it at the
+	// size it has when the entry holds a whole datagram's worth.
+	entry := func(n int) int { return 1 + protoVarintSize(limit) + n }
 	for _, rs := range rss {
-		rsOverhead := fieldSize(proto.Size(&tracepb.ResourceSpans{Resource: rs.Resource, SchemaUrl: rs.SchemaUrl}))
+		rsOverhead := entry(proto.Size(&tracepb.ResourceSpans{Resource: rs.Resource, SchemaUrl: rs.SchemaUrl}))
 		for _, ss := range rs.ScopeSpans {
-			ssOverhead := fieldSize(proto.Size(&tracepb.ScopeSpans{Scope: ss.Scope, SchemaUrl: ss.SchemaUrl}))
+			ssOverhead := entry(proto.Size(&tracepb.ScopeSpans{Scope: ss.Scope, SchemaUrl: ss.SchemaUrl}))
 			for _, span := range ss.Spans {
 				spanSize := fieldSize(proto.Size(span))
 				if rsOverhead+ssOverhead+spanSize > limit {

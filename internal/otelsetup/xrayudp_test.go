@@ -185,3 +185,25 @@ func TestDaemonAddress(t *testing.T) {
 		})
 	}
 }
+
+// TestXRayUDPReportsASpanItCannotSend: a span whose name alone is over the
+// limit cannot be trimmed to fit; it is dropped with an error to the error
+// handler, never silently, and the invocation and the other spans go on.
+func TestXRayUDPReportsASpanItCannotSend(t *testing.T) {
+	agent := otelsetuptest.StartXRayAgent(t)
+	seen := captureErrors(t)
+	tr := setupXRayUDP(t, agent.Addr)
+	invoke := otelsetup.Wrap(tr, func(ctx context.Context, _ events.SNSEvent) (string, error) {
+		return "done", otelsetup.Capture(ctx, strings.Repeat("n", 100<<10), func(context.Context) error { return nil })
+	})
+	if _, err := invoke(otelsetuptest.InvocationContext("req-1", ctxHeader), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := agent.WaitForSpans(1, 5*time.Second); got != 1 {
+		t.Errorf("agent got %d spans, want the invocation span", got)
+	}
+	errs := seen.all()
+	if len(errs) == 0 || !strings.Contains(fmt.Sprint(errs), "do not fit in a datagram") {
+		t.Errorf("error handler got %v, want the dropped span reported", errs)
+	}
+}
