@@ -3,8 +3,8 @@ package fidelity
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
