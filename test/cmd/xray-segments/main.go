@@ -79,11 +79,20 @@ func run(variant string, paths []string, out string) error {
 	var reqs []harness.Request
 	for _, path := range paths {
 		req, err := p.Request(ctx, path)
-		outcome := "ok"
+		outcome := "all succeeded"
+		var failed []string
+		for _, inv := range req.Invocations {
+			if inv.Result.Err != nil {
+				failed = append(failed, inv.Function+" ("+inv.Result.Err.Message+")")
+			}
+		}
+		if len(failed) > 0 {
+			outcome = "failed: " + strings.Join(failed, ", ")
+		}
 		if err != nil {
 			outcome = err.Error()
 		}
-		progress("GET %s: trace %s, %d invocations: %s", path, req.TraceID, len(req.Invocations), outcome)
+		progress("GET %s: trace %s, %d invocations, %s", path, req.TraceID, len(req.Invocations), outcome)
 		reqs = append(reqs, req)
 	}
 	if err := harness.WaitForInvocations(ctx, xray, reqs); err != nil {
