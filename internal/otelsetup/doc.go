@@ -47,7 +47,10 @@
 //	OTEL_SERVICE_NAME           service.name, the name of the function's segments;
 //	                            default AWS_LAMBDA_FUNCTION_NAME
 //	OTEL_RESOURCE_ATTRIBUTES    more resource attributes (k=v,k=v)
-//	OTEL_TRACES_EXPORTER        otlp (default), console, none; a comma-separated list
+//	OTEL_TRACES_EXPORTER        otlp (default); xrayudp (Lambda's X-Ray agent over
+//	                            UDP, no collector layer; AWS_XRAY_DAEMON_ADDRESS);
+//	                            console (a waterfall tree per trace); none; or a
+//	                            comma-separated list
 //	OTEL_EXPORTER_OTLP_PROTOCOL http/protobuf (default) or grpc; also _TRACES_PROTOCOL
 //	OTEL_EXPORTER_OTLP_ENDPOINT default http://localhost:4318, the ADOT collector
 //	                            layer's extension; the other OTEL_EXPORTER_OTLP_* too

@@ -8,7 +8,6 @@ import (
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -44,7 +43,7 @@ func exportersFromEnv(ctx context.Context, getenv func(string) string) ([]sdktra
 		case "otlp":
 			e, err = otlpExporter(ctx, getenv)
 		case "console":
-			e, err = stdouttrace.New(stdouttrace.WithWriter(os.Stdout))
+			e = newConsoleExporter(os.Stdout)
 		case "xrayudp":
 			e, err = newXRayUDPExporter(ctx, getenv)
 		default:
