@@ -65,6 +65,7 @@ func run(ctx context.Context, n int, path string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "local: invoking the http function %d times (FAILURE_RATE=%g, target %s)\n", n, rate, target)
+	broken := 0
 	for i := range n {
 		ctx, header := invocationContext(ctx, i)
 		start := time.Now()
@@ -74,8 +75,12 @@ func run(ctx context.Context, n int, path string) error {
 			outcome = "failed on purpose: " + err.Error()
 		} else if err != nil {
 			outcome = "failed: " + err.Error()
+			broken++
 		}
 		fmt.Fprintf(os.Stderr, "local: invocation %d (%s) in %v: %s\n", i+1, header, time.Since(start).Round(time.Microsecond), outcome)
+	}
+	if broken > 0 {
+		return fmt.Errorf("%d of %d invocations failed for a reason other than FAILURE_RATE", broken, n)
 	}
 	return nil
 }
