@@ -388,6 +388,12 @@ func TestTemplateWiring(t *testing.T) {
 		if !strings.Contains(tmpl, "Action=Publish") || !strings.Contains(tmpl, "${FanoutTopic}") || !strings.Contains(tmpl, "Message=") {
 			t.Errorf("GET %s: integration template %q does not publish the path to the fan-out topic", path, tmpl)
 		}
+		if got := str(get(integ, "responses", `2\d{2}`, "statusCode")); got != "200" {
+			t.Errorf("GET %s: SNS's 2xx answers %q, want 200", path, got)
+		}
+		if got := str(get(integ, "responses", "default", "statusCode")); got == "" || got[0] != '5' {
+			t.Errorf("GET %s: a failed publish answers %q, want a 5xx, not a hidden failure", path, got)
+		}
 		if str(get(integ, "credentials")) != "getatt:ApiPublishRole.Arn" {
 			t.Errorf("GET %s: integration credentials %v, want the API's publish role", path, get(integ, "credentials"))
 		}
