@@ -17,6 +17,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // DefaultFlushTimeout bounds the flush at the end of every invocation. The
@@ -34,7 +35,10 @@ const scopeName = "github.com/xray-tracer/xray-tracer/internal/otelsetup"
 // package that starts spans takes it, so that nothing depends on the order in
 // which globals were set.
 type Tracing struct {
-	provider     *sdktrace.TracerProvider
+	provider trace.TracerProvider
+	// sdk is the provider's SDK, which exports and flushes; nil when
+	// OTEL_SDK_DISABLED is true.
+	sdk          *sdktrace.TracerProvider
 	tracer       trace.Tracer
 	propagator   propagation.TextMapPropagator
 	serviceName  string
@@ -84,23 +88,28 @@ func Setup(ctx context.Context, opts ...Option) (*Tracing, error) {
 		return nil, fmt.Errorf("otelsetup: resource: %w", err)
 	}
 
-	tpOpts := []sdktrace.TracerProviderOption{
-		sdktrace.WithResource(res),
-		// X-Ray keeps a trace only if the first 32 bits of its ID are the
-		// epoch second in which it started; spans of traces that begin here
-		// (no Lambda header, local runs) need such IDs.
-		sdktrace.WithIDGenerator(xray.NewIDGenerator()),
-	}
+	t := &Tracing{propagator: prop, flushTimeout: o.flushTimeout}
+	service, _ := res.Set().Value(semconv.ServiceNameKey)
+	t.serviceName = service.AsString()
 	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
-		// Spans become non-recording but contexts still propagate, so the
-		// trace stays whole across functions that do trace.
-		tpOpts = append(tpOpts, sdktrace.WithSampler(sdktrace.NeverSample()))
+		// The API's no-op provider records nothing and hands the parent's
+		// span context on unchanged, so calls downstream still carry the
+		// invocation's trace header, Sampled flag included, and functions
+		// that do trace stay in the same trace.
+		t.provider = noop.NewTracerProvider()
 	} else {
 		sampler, err := samplerFromEnv(getenv("OTEL_TRACES_SAMPLER"), getenv("OTEL_TRACES_SAMPLER_ARG"))
 		if err != nil {
 			return nil, fmt.Errorf("otelsetup: %w", err)
 		}
-		tpOpts = append(tpOpts, sdktrace.WithSampler(sampler))
+		tpOpts := []sdktrace.TracerProviderOption{
+			sdktrace.WithResource(res),
+			sdktrace.WithSampler(sampler),
+			// X-Ray keeps a trace only if the first 32 bits of its ID are
+			// the epoch second in which it started; spans of traces that
+			// begin here (no Lambda header, local runs) need such IDs.
+			sdktrace.WithIDGenerator(xray.NewIDGenerator()),
+		}
 		exporters := o.exporters
 		if len(exporters) == 0 {
 			exporters, err = exportersFromEnv(ctx, getenv)
@@ -111,26 +120,20 @@ func Setup(ctx context.Context, opts ...Option) (*Tracing, error) {
 		for _, e := range exporters {
 			tpOpts = append(tpOpts, sdktrace.WithBatcher(e))
 		}
+		t.sdk = sdktrace.NewTracerProvider(tpOpts...)
+		t.provider = t.sdk
 	}
-
-	tp := sdktrace.NewTracerProvider(tpOpts...)
-	otel.SetTracerProvider(tp)
+	t.tracer = t.provider.Tracer(scopeName)
+	otel.SetTracerProvider(t.provider)
 	otel.SetTextMapPropagator(prop)
-
-	service, _ := res.Set().Value(semconv.ServiceNameKey)
-	return &Tracing{
-		provider:     tp,
-		tracer:       tp.Tracer(scopeName),
-		propagator:   prop,
-		serviceName:  service.AsString(),
-		flushTimeout: o.flushTimeout,
-	}, nil
+	return t, nil
 }
 
 // newResource describes the function: what the Lambda detector finds in the
-// environment, cloud.platform, and service.name, which becomes the name of the
-// node on the X-Ray map. OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
-// override the defaults.
+// environment, cloud.platform, and service.name (the service annotation of
+// every invocation, and the name X-Ray gives a segment made of a root span,
+// as in local runs). OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override
+// the defaults.
 func newResource(ctx context.Context, getenv func(string) string) (*resource.Resource, error) {
 	service := getenv("AWS_LAMBDA_FUNCTION_NAME")
 	if service == "" {
@@ -183,7 +186,7 @@ func samplerFromEnv(name, arg string) (sdktrace.Sampler, error) {
 
 // TracerProvider returns the provider, for instrumentation libraries that take
 // one explicitly.
-func (t *Tracing) TracerProvider() *sdktrace.TracerProvider { return t.provider }
+func (t *Tracing) TracerProvider() trace.TracerProvider { return t.provider }
 
 // Propagator returns the propagator that outgoing calls inject with.
 func (t *Tracing) Propagator() propagation.TextMapPropagator { return t.propagator }
@@ -197,6 +200,9 @@ func (t *Tracing) ServiceName() string { return t.serviceName }
 // handler, never to the caller: a slow or dead collector must not fail the
 // work it observes.
 func (t *Tracing) Flush(ctx context.Context) {
+	if t.sdk == nil {
+		return
+	}
 	bound := t.flushTimeout
 	if deadline, ok := ctx.Deadline(); ok {
 		bound = min(bound, time.Until(deadline))
@@ -208,7 +214,7 @@ func (t *Tracing) Flush(ctx context.Context) {
 	// The flush must run even when the invocation's context was canceled.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
 	defer cancel()
-	if err := t.provider.ForceFlush(ctx); err != nil {
+	if err := t.sdk.ForceFlush(ctx); err != nil {
 		otel.Handle(fmt.Errorf("otelsetup: flush spans within %v: %w", bound, err))
 	}
 }
@@ -216,7 +222,10 @@ func (t *Tracing) Flush(ctx context.Context) {
 // Shutdown flushes and stops the provider. Lambda sends SIGTERM before it
 // shuts a sandbox down when an extension is registered; call Shutdown then.
 func (t *Tracing) Shutdown(ctx context.Context) error {
-	if err := t.provider.Shutdown(ctx); err != nil {
+	if t.sdk == nil {
+		return nil
+	}
+	if err := t.sdk.Shutdown(ctx); err != nil {
 		return fmt.Errorf("otelsetup: shutdown: %w", err)
 	}
 	return nil

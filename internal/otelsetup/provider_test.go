@@ -7,11 +7,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/xray-tracer/xray-tracer/internal/awstest"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest"
 )
@@ -201,5 +206,39 @@ func TestDefaultEndpointIsTheCollectorExtension(t *testing.T) {
 		}
 	default:
 		t.Errorf("nothing reached http://localhost:4318; errors: %v", seen.all())
+	}
+}
+
+// TestSetupDisabledPassesTheTraceOn: with OTEL_SDK_DISABLED nothing is
+// recorded, and the AWS calls carry the invocation's trace header unchanged
+// (Root, Lambda's Parent, Sampled=1), so functions downstream that do trace
+// stay in the trace instead of seeing Sampled=0.
+func TestSetupDisabledPassesTheTraceOn(t *testing.T) {
+	t.Setenv("OTEL_SDK_DISABLED", "true")
+	exp := tracetest.NewInMemoryExporter()
+	tr, err := otelsetup.Setup(context.Background(), otelsetup.WithExporter(exp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := awstest.New(t)
+	queue := sqs.NewFromConfig(srv.Config(t, tr.AWSConfig))
+	h := otelsetup.Wrap(tr, func(ctx context.Context, _ events.SNSEvent) (string, error) {
+		_ = otelsetup.Capture(ctx, "step", func(ctx context.Context) error {
+			_, err := queue.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String("https://q"), MessageBody: aws.String("hi")})
+			return err
+		})
+		return "done", nil
+	})
+	if _, err := h(otelsetuptest.InvocationContext("r", ctxHeader), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Requests()[0].Header.Get("X-Amzn-Trace-Id"); got != "Root=1-674a8c00-5759e988bd862e3fe1be46a9;Parent=53995c3f42cd8ad8;Sampled=1" {
+		t.Errorf("X-Amzn-Trace-Id = %q, want the invocation's header unchanged", got)
+	}
+	if n := len(exp.GetSpans()); n != 0 {
+		t.Errorf("%d spans exported with the SDK disabled", n)
+	}
+	if err := tr.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown: %v", err)
 	}
 }
