@@ -142,7 +142,7 @@ func TestXRayUDPNeverFailsTheInvocation(t *testing.T) {
 				if err != nil || out != "done" {
 					t.Fatalf("invocation %d = %q, %v; want done, nil", i, out, err)
 				}
-				if d := time.Since(start); d > otelsetup.DefaultFlushTimeout+time.Second {
+				if d := time.Since(start); d > 5*time.Second {
 					t.Errorf("invocation %d took %v: sending must not wait on the agent", i, d)
 				}
 			}
