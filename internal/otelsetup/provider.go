@@ -51,6 +51,7 @@ type Option func(*options)
 type options struct {
 	exporters    []sdktrace.SpanExporter
 	flushTimeout time.Duration
+	serviceName  string
 }
 
 // WithExporter sends spans to e instead of the exporters that
@@ -64,6 +65,12 @@ func WithExporter(e sdktrace.SpanExporter) Option {
 // own deadline bounds the wait too.
 func WithFlushTimeout(d time.Duration) Option {
 	return func(o *options) { o.flushTimeout = d }
+}
+
+// WithServiceName sets service.name over OTEL_SERVICE_NAME, for a process
+// that runs several functions' handlers, as the local runner does.
+func WithServiceName(name string) Option {
+	return func(o *options) { o.serviceName = name }
 }
 
 // Setup builds the tracing of a Lambda function from the standard environment
@@ -83,7 +90,7 @@ func Setup(ctx context.Context, opts ...Option) (*Tracing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("otelsetup: %w", err)
 	}
-	res, err := newResource(ctx, getenv)
+	res, err := newResource(ctx, getenv, o.serviceName)
 	if err != nil {
 		return nil, fmt.Errorf("otelsetup: resource: %w", err)
 	}
@@ -134,18 +141,22 @@ func Setup(ctx context.Context, opts ...Option) (*Tracing, error) {
 // every invocation, and the name X-Ray gives a segment made of a root span,
 // as in local runs). OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override
 // the defaults.
-func newResource(ctx context.Context, getenv func(string) string) (*resource.Resource, error) {
+func newResource(ctx context.Context, getenv func(string) string, serviceName string) (*resource.Resource, error) {
 	service := getenv("AWS_LAMBDA_FUNCTION_NAME")
 	if service == "" {
 		// The specification's fallback when nothing names the service.
 		service = "unknown_service:" + filepath.Base(os.Args[0])
 	}
-	return resource.New(ctx,
+	opts := []resource.Option{
 		resource.WithTelemetrySDK(),
 		resource.WithDetectors(lambdadetector.NewResourceDetector()),
 		resource.WithAttributes(semconv.CloudPlatformAWSLambda, semconv.ServiceName(service)),
 		resource.WithFromEnv(),
-	)
+	}
+	if serviceName != "" {
+		opts = append(opts, resource.WithAttributes(semconv.ServiceName(serviceName)))
+	}
+	return resource.New(ctx, opts...)
 }
 
 // samplerFromEnv reads OTEL_TRACES_SAMPLER. The default follows the sampled

@@ -66,10 +66,12 @@ func TestSetupResource(t *testing.T) {
 	tests := []struct {
 		name        string
 		serviceName string
+		option      string
 		wantService string
 	}{
-		{"function name by default", "", "orders-fn"},
-		{"OTEL_SERVICE_NAME wins", "orders", "orders"},
+		{"function name by default", "", "", "orders-fn"},
+		{"OTEL_SERVICE_NAME wins", "orders", "", "orders"},
+		{"WithServiceName wins over both", "orders", "billing", "billing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,7 +79,11 @@ func TestSetupResource(t *testing.T) {
 			t.Setenv("AWS_REGION", "eu-west-1")
 			t.Setenv("OTEL_SERVICE_NAME", tt.serviceName)
 			t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=test")
-			tr, exp := otelsetuptest.New(t)
+			var opts []otelsetup.Option
+			if tt.option != "" {
+				opts = append(opts, otelsetup.WithServiceName(tt.option))
+			}
+			tr, exp := otelsetuptest.New(t, opts...)
 			if tr.ServiceName() != tt.wantService {
 				t.Errorf("ServiceName() = %q, want %q", tr.ServiceName(), tt.wantService)
 			}
