@@ -14,7 +14,8 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
 
-// ErrNoRecords is returned for an SNS event without records.
+// ErrNoRecords is returned for an SNS event without records, by the fan-out
+// functions and by sns-subscribe alike.
 var ErrNoRecords = errors.New("SNS event has no records")
 
 // Paths returns the request path of every record of ev, in order. Lambda

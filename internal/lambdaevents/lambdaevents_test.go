@@ -99,7 +99,8 @@ func TestSQSEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The keys Lambda's SQS event uses (the sample in testdata/events).
+	// The keys Lambda's SQS event uses, as in the repository's
+	// testdata/events/sqs-batch.json.
 	for _, key := range []string{`"messageId":"059f36b4`, `"receiptHandle":"AQEB1"`, `"eventSource":"aws:sqs"`, `"eventSourceARN":"arn:aws:sqs:eu-west-1:123456789012:hello-queue"`, `"awsRegion":"eu-west-1"`, `"AWSTraceHeader":"Root=1-`, `"stringValue":"blue"`, `"dataType":"String"`, `"stringListValues":[]`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("event JSON lacks %s:\n%s", key, b)

@@ -199,9 +199,6 @@ func samplerFromEnv(name, arg string) (sdktrace.Sampler, error) {
 // one explicitly.
 func (t *Tracing) TracerProvider() trace.TracerProvider { return t.provider }
 
-// Propagator returns the propagator that outgoing calls inject with.
-func (t *Tracing) Propagator() propagation.TextMapPropagator { return t.propagator }
-
 // ServiceName returns the service.name of the resource: the name X-Ray gives
 // the function's segments.
 func (t *Tracing) ServiceName() string { return t.serviceName }

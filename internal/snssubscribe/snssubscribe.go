@@ -4,18 +4,15 @@ package snssubscribe
 
 import (
 	"context"
-	"errors"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/xray-tracer/xray-tracer/internal/fanout"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
 
 // SubsegmentName is the business subsegment of one message.
 const SubsegmentName = "process_message"
-
-// ErrNoRecords is returned for an SNS event without records.
-var ErrNoRecords = errors.New("SNS event has no records")
 
 // Handler records each message it receives.
 type Handler struct{}
@@ -28,7 +25,7 @@ type Result struct {
 // Handle takes an SNS event from the second topic.
 func (Handler) Handle(ctx context.Context, ev events.SNSEvent) (Result, error) {
 	if len(ev.Records) == 0 {
-		return Result{}, ErrNoRecords
+		return Result{}, fanout.ErrNoRecords
 	}
 	var res Result
 	for _, r := range ev.Records {

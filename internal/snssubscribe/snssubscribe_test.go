@@ -3,6 +3,7 @@ package snssubscribe_test
 import (
 	"testing"
 
+	"github.com/xray-tracer/xray-tracer/internal/fanout"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest"
 	"github.com/xray-tracer/xray-tracer/internal/snssubscribe"
@@ -27,7 +28,7 @@ func TestHandle(t *testing.T) {
 		{
 			name:     "no records",
 			event:    []byte(`{}`),
-			wantErr:  snssubscribe.ErrNoRecords,
+			wantErr:  fanout.ErrNoRecords,
 			wantTree: "svc internal {cold_start=true, service=svc} ERROR\n",
 		},
 		{
