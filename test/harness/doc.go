@@ -1,6 +1,6 @@
 // Package harness runs the pattern's real Lambda binaries on this machine the
-// way AWS runs them, and captures what X-Ray would receive: a stand-in for the
-// Lambda Runtime API that drives each function's bootstrap, a stand-in for
+// way AWS runs them, and captures what X-Ray would receive: each function's
+// bootstrap behind internal/sandbox's Lambda Runtime API, a stand-in for
 // X-Ray's PutTraceSegments API that keeps every segment document, and the
 // OpenTelemetry Collector with the awsxray exporter (the ADOT layer's) in
 // between, running the repository's collector.yaml.

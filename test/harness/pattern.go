@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/xray-tracer/xray-tracer/internal/awstest"
+	"github.com/xray-tracer/xray-tracer/internal/sandbox"
 )
 
 // Region is the region the harness runs the pattern in.
@@ -63,12 +64,12 @@ type Pattern struct {
 	cfg     PatternConfig
 	aws     *awstest.Server
 	target  *http.Server
-	lambdas map[string]*Lambda
+	lambdas map[string]*sandbox.Lambda
 }
 
 // StartPattern starts every function (they are ready when it returns).
 func StartPattern(ctx context.Context, cfg PatternConfig) (*Pattern, error) {
-	p := &Pattern{cfg: cfg, aws: awstest.Start(), lambdas: map[string]*Lambda{}}
+	p := &Pattern{cfg: cfg, aws: awstest.Start(), lambdas: map[string]*sandbox.Lambda{}}
 	targetURL, err := p.startTarget()
 	if err != nil {
 		p.Close()
@@ -96,7 +97,7 @@ func StartPattern(ctx context.Context, cfg PatternConfig) (*Pattern, error) {
 		for k, v := range cfg.Env {
 			env[k] = v
 		}
-		l, err := StartLambda(ctx, Function{Name: name, Bootstrap: bin, Env: env, Region: Region, Timeout: 10 * time.Second, Stdout: stderr, Stderr: stderr})
+		l, err := sandbox.Start(ctx, sandbox.Function{Name: name, Bootstrap: bin, Env: env, Region: Region, Timeout: 10 * time.Second, Stdout: stderr, Stderr: stderr})
 		if err != nil {
 			p.Close()
 			return nil, fmt.Errorf("start %s: %w", name, err)
@@ -142,7 +143,7 @@ type Invocation struct {
 	// SegmentID is the id of the AWS::Lambda::Function segment Lambda
 	// recorded: the Parent of the invocation's trace header.
 	SegmentID string
-	Result    Result
+	Result    sandbox.Result
 }
 
 // Request is what one API request set off.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/xray-tracer/xray-tracer/internal/sandbox"
 )
 
 // XRay stands in for AWS X-Ray's PutTraceSegments API on 127.0.0.1 and keeps
@@ -310,7 +312,7 @@ func (c Cause) MarshalJSON() ([]byte, error) {
 
 func (x *XRay) handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Amzn-RequestId", newRequestID())
+		w.Header().Set("X-Amzn-RequestId", sandbox.NewRequestID())
 		// X-Ray is a REST-JSON API: the operation is chosen by method and path.
 		if r.URL.Path != "/TraceSegments" {
 			awsError(w, http.StatusNotFound, "UnknownOperationException", "no operation at "+r.URL.Path)

@@ -1,4 +1,4 @@
-package harness
+package sandbox
 
 import (
 	"bytes"
@@ -45,7 +45,7 @@ func echoBootstrap(t *testing.T) string {
 			echoBuild.err = err
 			return
 		}
-		if echoBuild.dir, err = os.MkdirTemp("", "harness-echo-"); err != nil {
+		if echoBuild.dir, err = os.MkdirTemp("", "sandbox-echo-"); err != nil {
 			echoBuild.err = err
 			return
 		}
@@ -71,7 +71,7 @@ func startEcho(t *testing.T, fn Function) *Lambda {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	l, err := StartLambda(ctx, fn)
+	l, err := Start(ctx, fn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +340,7 @@ func TestLambdaEnvironment(t *testing.T) {
 	}
 }
 
-func TestStartLambdaFails(t *testing.T) {
+func TestStartFails(t *testing.T) {
 	bootstrap := echoBootstrap(t)
 	tests := []struct {
 		name      string
@@ -372,10 +372,10 @@ func TestStartLambdaFails(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			l, err := StartLambda(ctx, tt.fn)
+			l, err := Start(ctx, tt.fn)
 			if err == nil {
 				l.Close()
-				t.Fatal("StartLambda() succeeded, want an error")
+				t.Fatal("Start() succeeded, want an error")
 			}
 			for _, want := range tt.wantError {
 				if !strings.Contains(err.Error(), want) {

@@ -1,4 +1,9 @@
-package harness
+// Package sandbox stands in for the Lambda service where no AWS account is
+// at hand: it runs a function's real bootstrap as a child process and feeds
+// it invocations through the Lambda Runtime API, so that what is tested or
+// run locally is the very binary Lambda runs, entered the same way. The
+// fidelity tests, the local runner (cmd/local) and the benchmarks all use it.
+package sandbox
 
 import (
 	"bytes"
@@ -116,17 +121,17 @@ const (
 )
 
 // ErrClosed is returned by Invoke after Close.
-var ErrClosed = errors.New("harness: Lambda stand-in is closed")
+var ErrClosed = errors.New("sandbox: Lambda stand-in is closed")
 
-// StartLambda starts the Runtime API on a random port of 127.0.0.1 and the
+// Start starts the Runtime API on a random port of 127.0.0.1 and the
 // function's process, and returns once the process first polls for an
 // invocation (the end of its Init phase). It fails if the process exits or
 // reports an init error first, or does not poll within Lambda's 10 s init
 // limit or before ctx ends; the error carries the tail of its stderr. ctx
 // bounds the start only, not the process's life: Close ends that.
-func StartLambda(ctx context.Context, fn Function) (*Lambda, error) {
+func Start(ctx context.Context, fn Function) (*Lambda, error) {
 	if fn.Name == "" || fn.Bootstrap == "" {
-		return nil, errors.New("harness: Function needs a Name and a Bootstrap")
+		return nil, errors.New("sandbox: Function needs a Name and a Bootstrap")
 	}
 	if fn.Region == "" {
 		fn.Region = "us-east-1"
@@ -139,7 +144,7 @@ func StartLambda(ctx context.Context, fn Function) (*Lambda, error) {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("harness: Runtime API: %w", err)
+		return nil, fmt.Errorf("sandbox: Runtime API: %w", err)
 	}
 	l := &Lambda{
 		fn:       fn,
@@ -175,7 +180,7 @@ func (l *Lambda) Invoke(ctx context.Context, payload []byte, traceHeader string)
 	defer func() { <-l.turn }()
 
 	inv := &invocation{
-		id:        newRequestID(),
+		id:        NewRequestID(),
 		payload:   payload,
 		trace:     traceHeader,
 		delivered: make(chan struct{}),
@@ -200,7 +205,7 @@ func (l *Lambda) Invoke(ctx context.Context, payload []byte, traceHeader string)
 		case <-inv.done:
 		default:
 			l.forget(inv.id)
-			return res, fmt.Errorf("harness: %s exited during invocation %s: %v%s", l.fn.Name, inv.id, p.exitErr, p.stderr.report())
+			return res, fmt.Errorf("sandbox: %s exited during invocation %s: %v%s", l.fn.Name, inv.id, p.exitErr, p.stderr.report())
 		}
 	case <-timer.C:
 		// Lambda stops a timed-out sandbox; the next Invoke starts a new one.
@@ -325,7 +330,7 @@ func (l *Lambda) deliver(ctx context.Context, inv *invocation) (*process, error)
 			// The process exited between invocations; Lambda would start a new one.
 			l.forget(inv.id)
 			if attempt+1 >= restartLimit {
-				return nil, fmt.Errorf("harness: %s keeps exiting before taking an invocation: %v%s", l.fn.Name, p.exitErr, p.stderr.report())
+				return nil, fmt.Errorf("sandbox: %s keeps exiting before taking an invocation: %v%s", l.fn.Name, p.exitErr, p.stderr.report())
 			}
 		case <-ctx.Done():
 			l.forget(inv.id)
@@ -352,7 +357,7 @@ func (l *Lambda) ready(ctx context.Context) (*process, error) {
 func (l *Lambda) start(ctx context.Context) (*process, error) {
 	bootstrap, err := filepath.Abs(l.fn.Bootstrap)
 	if err != nil {
-		return nil, fmt.Errorf("harness: bootstrap %s: %w", l.fn.Bootstrap, err)
+		return nil, fmt.Errorf("sandbox: bootstrap %s: %w", l.fn.Bootstrap, err)
 	}
 	p := &process{
 		stderr:     &tail{},
@@ -391,7 +396,7 @@ func (l *Lambda) start(ctx context.Context) (*process, error) {
 	close(p.launched)
 	if err != nil {
 		close(p.exited)
-		return nil, fmt.Errorf("harness: starting %s: %w", l.fn.Name, err)
+		return nil, fmt.Errorf("sandbox: starting %s: %w", l.fn.Name, err)
 	}
 	go func() {
 		p.exitErr = cmd.Wait()
@@ -408,15 +413,15 @@ func (l *Lambda) start(ctx context.Context) (*process, error) {
 		return p, nil
 	case <-p.initFailed:
 		p.kill()
-		return nil, fmt.Errorf("harness: %s failed to initialize: %v%s", l.fn.Name, p.initErr, p.stderr.report())
+		return nil, fmt.Errorf("sandbox: %s failed to initialize: %v%s", l.fn.Name, p.initErr, p.stderr.report())
 	case <-p.exited:
-		return nil, fmt.Errorf("harness: %s exited during init: %v%s", l.fn.Name, p.exitErr, p.stderr.report())
+		return nil, fmt.Errorf("sandbox: %s exited during init: %v%s", l.fn.Name, p.exitErr, p.stderr.report())
 	case <-limit.C:
 		p.kill()
-		return nil, fmt.Errorf("harness: %s did not poll for an invocation within %v%s", l.fn.Name, initLimit, p.stderr.report())
+		return nil, fmt.Errorf("sandbox: %s did not poll for an invocation within %v%s", l.fn.Name, initLimit, p.stderr.report())
 	case <-ctx.Done():
 		p.kill()
-		return nil, fmt.Errorf("harness: starting %s: %w", l.fn.Name, ctx.Err())
+		return nil, fmt.Errorf("sandbox: starting %s: %w", l.fn.Name, ctx.Err())
 	case <-l.closed:
 		p.kill()
 		return nil, ErrClosed
@@ -449,9 +454,9 @@ func (l *Lambda) environ(taskRoot string) []string {
 		"LAMBDA_TASK_ROOT":                taskRoot,
 		"LANG":                            "en_US.UTF-8",
 		"TZ":                              ":UTC",
-		"AWS_ACCESS_KEY_ID":               "AKIAHARNESSTEST00000",
-		"AWS_SECRET_ACCESS_KEY":           "harness-test-secret-access-key",
-		"AWS_SESSION_TOKEN":               "harness-test-session-token",
+		"AWS_ACCESS_KEY_ID":               "AKIASANDBOXTEST00000",
+		"AWS_SECRET_ACCESS_KEY":           "sandbox-test-secret-access-key",
+		"AWS_SESSION_TOKEN":               "sandbox-test-session-token",
 	} {
 		env[k] = v
 	}
@@ -674,8 +679,8 @@ func (t *tail) report() string {
 	return "\nstderr (last " + strconv.Itoa(stderrTailBytes) + " bytes):\n" + string(s)
 }
 
-// newRequestID returns a random UUID (version 4), the form of Lambda's request IDs.
-func newRequestID() string {
+// NewRequestID returns a request ID shaped as AWS's: a random UUID (version 4).
+func NewRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
