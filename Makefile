@@ -21,7 +21,8 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./internal/otelsetup/
 
-## run: the pattern on this machine (for now: the http function, spans on the console)
+## run: the whole pattern on this machine (emulators, Jaeger, every function
+## behind a Lambda stand-in, the API on localhost:3000) until Ctrl-C
 run:
 	$(GO) run ./cmd/local
 

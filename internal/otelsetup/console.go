@@ -8,9 +8,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -30,6 +32,9 @@ type consoleExporter struct {
 // maxPendingSpans bounds what the exporter holds for traces whose root has
 // not ended yet; past it, the oldest trace is printed as it is.
 const maxPendingSpans = 10000
+
+// labelWidth is the least width of the span names' column, in characters.
+const labelWidth = 48
 
 // waterfallWidth is the width of the bars, in characters.
 const waterfallWidth = 30
@@ -97,11 +102,27 @@ func isLocalRoot(s sdktrace.ReadOnlySpan) bool {
 	return !s.Parent().IsValid() || s.Parent().IsRemote()
 }
 
+// WriteWaterfall draws the spans of one trace as the console exporter does:
+// one line per span, indented under its parent, with a bar for when it ran.
+// When the spans come from more than one service (a trace read back from
+// Jaeger, say), each line starts with its span's service.name.
+func WriteWaterfall(w io.Writer, spans []sdktrace.ReadOnlySpan) error {
+	var b strings.Builder
+	writeWaterfall(&b, spans, false)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
 // writeWaterfall draws one trace.
 func writeWaterfall(b *strings.Builder, spans []sdktrace.ReadOnlySpan, incomplete bool) {
 	if len(spans) == 0 {
 		return
 	}
+	services := map[string]bool{}
+	for _, s := range spans {
+		services[serviceName(s)] = true
+	}
+	multi := len(services) > 1
 	ids := map[trace.SpanID]bool{}
 	children := map[trace.SpanID][]sdktrace.ReadOnlySpan{}
 	for _, s := range spans {
@@ -130,31 +151,56 @@ func writeWaterfall(b *strings.Builder, spans []sdktrace.ReadOnlySpan, incomplet
 	}
 	b.WriteString("\n")
 
+	// Labels first, so that the bars line up after the longest.
+	type row struct {
+		label string
+		span  sdktrace.ReadOnlySpan
+	}
+	var rows []row
+	width := labelWidth
 	byStart := func(a, c sdktrace.ReadOnlySpan) int { return a.StartTime().Compare(c.StartTime()) }
-	var draw func(level int, list []sdktrace.ReadOnlySpan)
-	draw = func(level int, list []sdktrace.ReadOnlySpan) {
+	var walk func(level int, list []sdktrace.ReadOnlySpan)
+	walk = func(level int, list []sdktrace.ReadOnlySpan) {
 		slices.SortStableFunc(list, byStart)
 		for _, s := range list {
-			label := strings.Repeat("  ", level+1) + s.Name()
+			label := strings.Repeat("  ", level+1)
+			if multi {
+				label += serviceName(s) + ": "
+			}
+			label += s.Name()
 			if k := s.SpanKind(); k != trace.SpanKindInternal && k != trace.SpanKindUnspecified {
 				label += " (" + k.String() + ")"
 			}
-			fmt.Fprintf(b, "%-48s %s %9s", label, bar(s.StartTime().Sub(start), s.EndTime().Sub(s.StartTime()), total), formatDuration(s.EndTime().Sub(s.StartTime())))
-			if ann := spanAnnotations(s); ann != "" {
-				b.WriteString("  " + ann)
-			}
-			if st := s.Status(); st.Code == codes.Error {
-				b.WriteString("  ERROR: " + st.Description)
-			}
-			for _, l := range s.Links() {
-				lt := l.SpanContext.TraceID().String()
-				fmt.Fprintf(b, "  link: 1-%s-%s", lt[:8], lt[8:])
-			}
-			b.WriteString("\n")
-			draw(level+1, children[s.SpanContext().SpanID()])
+			width = max(width, utf8.RuneCountInString(label))
+			rows = append(rows, row{label, s})
+			walk(level+1, children[s.SpanContext().SpanID()])
 		}
 	}
-	draw(0, roots)
+	walk(0, roots)
+
+	for _, r := range rows {
+		s := r.span
+		fmt.Fprintf(b, "%-*s %s %9s", width, r.label, bar(s.StartTime().Sub(start), s.EndTime().Sub(s.StartTime()), total), formatDuration(s.EndTime().Sub(s.StartTime())))
+		if ann := spanAnnotations(s); ann != "" {
+			b.WriteString("  " + ann)
+		}
+		if st := s.Status(); st.Code == codes.Error {
+			b.WriteString("  ERROR: " + st.Description)
+		}
+		for _, l := range s.Links() {
+			lt := l.SpanContext.TraceID().String()
+			fmt.Fprintf(b, "  link: 1-%s-%s", lt[:8], lt[8:])
+		}
+		b.WriteString("\n")
+	}
+}
+
+func serviceName(s sdktrace.ReadOnlySpan) string {
+	if s.Resource() == nil {
+		return ""
+	}
+	v, _ := s.Resource().Set().Value(semconv.ServiceNameKey)
+	return v.AsString()
 }
 
 // bar draws when a span ran within the trace, waterfallWidth wide.

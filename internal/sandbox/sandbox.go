@@ -511,7 +511,9 @@ func (l *Lambda) next(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(inv.payload)
 	case <-r.Context().Done():
 	case <-p.exited:
-	case <-l.closed:
+		// No answer at all when closing: in Lambda's Shutdown phase the
+		// runtime's poll never returns, and the process gets SIGTERM. An
+		// empty answer would read as a malformed invocation.
 	}
 }
 

@@ -1,0 +1,677 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/xray-tracer/xray-tracer/internal/apigw"
+	"github.com/xray-tracer/xray-tracer/internal/jaegerapi"
+	"github.com/xray-tracer/xray-tracer/internal/localaws"
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
+	"github.com/xray-tracer/xray-tracer/internal/procs"
+	"github.com/xray-tracer/xray-tracer/internal/sandbox"
+)
+
+// The pattern's resources, named as the fidelity harness names them, in
+// the account and region the Lambda stand-in uses.
+const (
+	region      = "us-east-1"
+	account     = "123456789012"
+	tableName   = "Hits"
+	queueName   = "hello-queue"
+	dlqName     = "hello-dlq"
+	fanoutTopic = "fan-out"
+	secondTopic = "second-topic"
+	apiName     = "xray-tracer-api/prod"
+	// visibilityTimeout is the queue's, shorter than the template's 60 s so
+	// that a failed record comes back within seconds; Lambda wants it at
+	// least the function's timeout.
+	visibilityTimeout = 10
+	maxReceiveCount   = 3
+	functionTimeout   = 10 * time.Second
+)
+
+func topicARN(name string) string { return "arn:aws:sns:" + region + ":" + account + ":" + name }
+
+// fanoutSubscribers are the functions subscribed to the fan-out topic.
+var fanoutSubscribers = []string{"dynamo", "http", "sqs", "sns-publish"}
+
+// stack is the running pattern: the emulators and Jaeger as child
+// processes, the functions in their sandboxes, and the runner's own
+// stand-ins (API Gateway, the Lambda service, the external API).
+type stack struct {
+	cfg     settings
+	say     func(string, ...any)
+	log     *slog.Logger
+	dir     string // logs and generated config files
+	procs   []*procs.Proc
+	servers []*http.Server
+	spans   *awsSpans
+	lambda  *localaws.Lambda
+	snsEP   *localaws.SNSEndpoint
+	esmStop context.CancelFunc
+	esmDone chan struct{}
+	ddb     *dynamodb.Client
+	jaeger  *jaegerapi.Client // nil when traces do not go to Jaeger
+
+	mu          sync.Mutex
+	served      []request                   // API requests answered
+	invocations map[trace.TraceID][]localaws.Invocation
+	consumers   map[trace.TraceID]trace.TraceID // producer trace → sqs-subscribe's trace
+}
+
+// request is one API request the stand-in answered.
+type request struct {
+	Method, Path string
+	Status       int
+	TraceID      trace.TraceID // zero when the request was refused before tracing
+	Took         time.Duration
+}
+
+// start brings the stack up, in dependency order; on error it stops what
+// it started.
+func start(ctx context.Context, cfg settings, bins binaries, say func(string, ...any)) (_ *stack, err error) {
+	s := &stack{
+		cfg:         cfg,
+		say:         say,
+		dir:         cfg.outDir,
+		invocations: map[trace.TraceID][]localaws.Invocation{},
+		consumers:   map[trace.TraceID]trace.TraceID{},
+	}
+	defer func() {
+		if err != nil {
+			s.stop(context.Background())
+		}
+	}()
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(s.dir, "runner.log"))
+	if err != nil {
+		return nil, err
+	}
+	s.log = slog.New(slog.NewTextHandler(io.MultiWriter(logFile, warnings{say}), nil))
+
+	// Jaeger first: every span from now on goes there.
+	if cfg.jaeger {
+		if err := s.startJaeger(ctx, bins.jaeger); err != nil {
+			return nil, err
+		}
+	}
+	if s.spans, err = newAWSSpans(ctx, cfg); err != nil {
+		return nil, err
+	}
+
+	say("starting DynamoDB (dynalite) on %s", cfg.dynalite)
+	host, port, _ := net.SplitHostPort(cfg.dynalite)
+	if err := s.startProc(ctx, procs.Spec{
+		Name: "dynalite", Path: "node",
+		Args:  []string{bins.dynalite, "--host", host, "--port", port, "--createTableMs", "0"},
+		Ready: tcpReady(cfg.dynalite),
+	}); err != nil {
+		return nil, err
+	}
+	if err := s.createTable(ctx); err != nil {
+		return nil, err
+	}
+
+	// The runner's endpoints come before goaws: its config names them.
+	keeper := localaws.NewTraceKeeper(&url.URL{Scheme: "http", Host: cfg.goaws}, s.spans.tracer)
+	keeperURL, err := s.serve(keeper)
+	if err != nil {
+		return nil, err
+	}
+	targetURL, err := s.serve(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"status":"ok"}`)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	snsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	snsURL := "http://" + snsLn.Addr().String()
+
+	say("starting SNS and SQS (goaws) on %s", cfg.goaws)
+	goawsConfig := filepath.Join(s.dir, "goaws.yaml")
+	if err := writeGoawsConfig(goawsConfig, cfg.goaws, snsURL); err != nil {
+		_ = snsLn.Close()
+		return nil, err
+	}
+	if err := s.startProc(ctx, procs.Spec{
+		Name: "goaws", Path: bins.goaws,
+		Args:  []string{"-config", goawsConfig, "-addr", cfg.goaws},
+		Ready: tcpReady(cfg.goaws),
+	}); err != nil {
+		_ = snsLn.Close()
+		return nil, err
+	}
+	awsCfg := s.awsConfig()
+	sqsClient := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String("http://" + cfg.goaws) })
+	q, err := sqsClient.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(queueName)})
+	if err != nil {
+		_ = snsLn.Close()
+		return nil, fmt.Errorf("goaws: the queue %s: %w", queueName, err)
+	}
+	queueURL := aws.ToString(q.QueueUrl)
+
+	say("starting the functions (%d sandboxes each): %s", cfg.concurrency, strings.Join(functions, ", "))
+	var fns []sandbox.Function
+	for _, name := range functions {
+		env := functionEnv(cfg, name)
+		env["AWS_ENDPOINT_URL_SNS"] = keeperURL
+		env["AWS_ENDPOINT_URL_SQS"] = keeperURL
+		env["AWS_ENDPOINT_URL_DYNAMODB"] = "http://" + cfg.dynalite
+		env["TABLE_NAME"] = tableName
+		env["QUEUE_URL"] = queueURL
+		env["TOPIC_ARN"] = topicARN(secondTopic)
+		env["TARGET_URL"] = targetURL + "/status"
+		out := prefixed(cfg.stdout, name)
+		fns = append(fns, sandbox.Function{
+			Name: name, Bootstrap: bins.functions[name], Env: env, Region: region,
+			MemoryMB: 256, Timeout: functionTimeout, Stdout: out, Stderr: out,
+		})
+	}
+	if s.lambda, err = localaws.StartLambda(ctx, fns, cfg.concurrency, s.spans.tracer); err != nil {
+		_ = snsLn.Close()
+		return nil, err
+	}
+	s.lambda.Observe = s.observe
+
+	var subs []localaws.Subscription
+	for _, fn := range fanoutSubscribers {
+		subs = append(subs, localaws.Subscription{TopicARN: topicARN(fanoutTopic), Function: fn})
+	}
+	subs = append(subs, localaws.Subscription{TopicARN: topicARN(secondTopic), Function: "sns-subscribe"})
+	s.snsEP = localaws.NewSNSEndpoint(s.lambda, subs, s.log)
+	s.serveOn(snsLn, s.snsEP)
+
+	esmCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.esmStop, s.esmDone = cancel, make(chan struct{})
+	mapping := &localaws.SQSMapping{
+		SQS: sqsClient, QueueURL: queueURL, QueueARN: "arn:aws:sqs:" + region + ":" + account + ":" + queueName,
+		Region: region, Function: "sqs-subscribe", Lambda: s.lambda, Keeper: keeper,
+		Concurrency: cfg.concurrency, Log: s.log,
+	}
+	go func() {
+		defer close(s.esmDone)
+		mapping.Run(esmCtx)
+	}()
+
+	say("starting the API (API Gateway stand-in) on %s", cfg.api)
+	api, err := s.spans.tracing(apiName)
+	if err != nil {
+		return nil, err
+	}
+	apiAWS, err := api.AWSConfig(ctx, localAWS()...)
+	if err != nil {
+		return nil, err
+	}
+	h := &apigw.Handler{
+		SNS:      sns.NewFromConfig(apiAWS, func(o *sns.Options) { o.BaseEndpoint = aws.String(keeperURL) }),
+		TopicARN: topicARN(fanoutTopic),
+		Name:     apiName,
+		Tracer:   api.TracerProvider().Tracer("github.com/xray-tracer/xray-tracer/internal/apigw"),
+		// API Gateway's default account-level throttle is 10,000 requests
+		// per second with a burst of 5,000; a laptop gets less.
+		Rate:  cfg.rate,
+		Burst: cfg.burst,
+	}
+	apiLn, err := net.Listen("tcp", cfg.api)
+	if err != nil {
+		return nil, fmt.Errorf("the API's address %s: %w", cfg.api, err)
+	}
+	s.serveOn(apiLn, s.logRequests(h))
+	return s, nil
+}
+
+// stop stops everything, the last started first, and waits for each.
+func (s *stack) stop(ctx context.Context) {
+	if len(s.servers) > 0 {
+		// The API first: no new work.
+		_ = s.servers[len(s.servers)-1].Close()
+	}
+	if s.esmStop != nil {
+		s.esmStop()
+		<-s.esmDone
+	}
+	if s.snsEP != nil {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := s.snsEP.Close(ctx); err != nil {
+			s.log.Warn("stop", "error", err)
+		}
+		cancel()
+	}
+	if s.lambda != nil {
+		s.lambda.Close()
+	}
+	for _, srv := range s.servers {
+		_ = srv.Close()
+	}
+	if s.spans != nil {
+		s.spans.shutdown(ctx)
+	}
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		s.procs[i].Stop()
+	}
+}
+
+// pids are the stack's child processes: emulators, Jaeger, functions.
+func (s *stack) pids() []int {
+	var out []int
+	for _, p := range s.procs {
+		out = append(out, p.PID())
+	}
+	if s.lambda != nil {
+		out = append(out, s.lambda.PIDs()...)
+	}
+	return out
+}
+
+// exited reports a child process that has died, if any.
+func (s *stack) exited() <-chan error {
+	ch := make(chan error, 1)
+	for _, p := range s.procs {
+		go func() {
+			<-p.Exited()
+			select {
+			case ch <- p.Err():
+			default:
+			}
+		}()
+	}
+	return ch
+}
+
+func (s *stack) startProc(ctx context.Context, spec procs.Spec) error {
+	f, err := os.Create(filepath.Join(s.dir, spec.Name+".log"))
+	if err != nil {
+		return err
+	}
+	spec.Output = f
+	p, err := procs.Start(ctx, spec)
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("%w\n(its whole log: %s)", err, f.Name())
+	}
+	s.procs = append(s.procs, p)
+	return nil
+}
+
+// serve serves h on a random loopback port and returns its URL.
+func (s *stack) serve(h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	s.serveOn(ln, h)
+	return "http://" + ln.Addr().String(), nil
+}
+
+func (s *stack) serveOn(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() { _ = srv.Serve(ln) }()
+}
+
+// startJaeger runs Jaeger with its traces in memory, every endpoint on
+// loopback: OTLP/HTTP on cfg.otlp, the API and UI on cfg.jaegerUI.
+func (s *stack) startJaeger(ctx context.Context, bin jaegerBinary) error {
+	s.say("starting Jaeger on %s (OTLP/HTTP on %s)", s.cfg.jaegerUI, s.cfg.otlp)
+	path := filepath.Join(s.dir, "jaeger.yaml")
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = jaegerConfig.Execute(f, map[string]string{"OTLP": s.cfg.otlp, "UI": s.cfg.jaegerUI, "Assets": bin.assets})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	s.jaeger = &jaegerapi.Client{BaseURL: "http://" + s.cfg.jaegerUI, HTTP: &http.Client{Timeout: 10 * time.Second}}
+	return s.startProc(ctx, procs.Spec{
+		Name: "jaeger", Path: bin.path, Args: []string{"--config", "file:" + path},
+		Ready: func(ctx context.Context) error {
+			if _, err := s.jaeger.Services(ctx); err != nil {
+				return err
+			}
+			return tcpReady(s.cfg.otlp)(ctx)
+		},
+	})
+}
+
+// jaegerConfig is Jaeger v2's configuration (an OpenTelemetry Collector's):
+// OTLP in, traces kept in memory, the query service with its UI. Its own
+// metrics are off, so that it holds no port but these.
+var jaegerConfig = template.Must(template.New("jaeger").Parse(`# Written by cmd/local for each run.
+service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+extensions:
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 100000
+  jaeger_query:
+    storage:
+      traces: memstore
+    enable_tracing: false
+    http:
+      endpoint: {{.UI}}
+    grpc:
+      endpoint: 127.0.0.1:0
+{{- if .Assets}}
+    ui:
+      assets_path: {{.Assets}}
+{{- end}}
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: {{.OTLP}}
+processors:
+  batch:
+    timeout: 200ms
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+`))
+
+// writeGoawsConfig writes goaws's config: the queue and its dead-letter
+// queue with the template's redrive policy, and both topics with HTTP
+// subscriptions to the runner's SNS endpoint (confirmed from the start).
+func writeGoawsConfig(path, addr, snsURL string) error {
+	_, port, _ := net.SplitHostPort(addr)
+	var b strings.Builder
+	fmt.Fprintf(&b, `# Written by cmd/local for each run.
+Local:
+  Host: localhost
+  Port: %s
+  Region: %s
+  AccountId: "%s"
+  LogToFile: false
+  EnableDuplicates: false
+  QueueAttributeDefaults:
+    VisibilityTimeout: %d
+    ReceiveMessageWaitTimeSeconds: 0
+    MaximumMessageSize: 262144
+  Queues:
+    - Name: %s
+      RedrivePolicy: '{"maxReceiveCount": %d, "deadLetterTargetArn": "arn:aws:sqs:%s:%s:%s"}'
+    - Name: %s
+  Topics:
+`, port, region, account, visibilityTimeout, queueName, maxReceiveCount, region, account, dlqName, dlqName)
+	topics := map[string][]string{fanoutTopic: fanoutSubscribers, secondTopic: {"sns-subscribe"}}
+	for _, topic := range []string{fanoutTopic, secondTopic} {
+		fmt.Fprintf(&b, "    - Name: %s\n      Subscriptions:\n", topic)
+		for _, fn := range topics[topic] {
+			sub := localaws.Subscription{TopicARN: topicARN(topic), Function: fn}
+			fmt.Fprintf(&b, "        - Protocol: http\n          EndPoint: %s%s\n          TopicArn: %s\n          Raw: false\n",
+				snsURL, localaws.Path(sub), sub.TopicARN)
+		}
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// createTable creates the Hits table as the template defines it: key
+// "path" (string), on demand.
+func (s *stack) createTable(ctx context.Context) error {
+	s.ddb = dynamodb.NewFromConfig(s.awsConfig(), func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String("http://" + s.cfg.dynalite)
+	})
+	_, err := s.ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(tableName),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("path"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("path"), KeyType: ddbtypes.KeyTypeHash}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	})
+	if err != nil {
+		return fmt.Errorf("dynalite: create table %s: %w", tableName, err)
+	}
+	return nil
+}
+
+// hits reads every path's count from the table.
+func (s *stack) hits(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	p := dynamodb.NewScanPaginator(s.ddb, &dynamodb.ScanInput{TableName: aws.String(tableName)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", tableName, err)
+		}
+		for _, item := range page.Items {
+			path, _ := item["path"].(*ddbtypes.AttributeValueMemberS)
+			n, _ := item["hits"].(*ddbtypes.AttributeValueMemberN)
+			if path == nil || n == nil {
+				continue
+			}
+			v, _ := strconv.Atoi(n.Value)
+			out[path.Value] = v
+		}
+	}
+	return out, nil
+}
+
+// awsConfig is the runner's own AWS config for the emulators: static
+// credentials (emulators take any), no tracing.
+func (s *stack) awsConfig() aws.Config {
+	return aws.Config{
+		Region:      region,
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		HTTPClient:  &http.Client{Timeout: 30 * time.Second},
+	}
+}
+
+// localAWS are the load options of the API's traced AWS config.
+func localAWS() []func(*config.LoadOptions) error {
+	return []func(*config.LoadOptions) error{
+		config.WithRegion(region),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")),
+	}
+}
+
+// functionEnv is what a function gets from the runner's environment: the
+// OpenTelemetry variables and FAILURE_RATE, and OTLP to the local Jaeger.
+func functionEnv(cfg settings, name string) map[string]string {
+	env := map[string]string{"OTEL_SERVICE_NAME": name}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "OTEL_") || k == "FAILURE_RATE" {
+			env[k] = v
+		}
+	}
+	if cfg.jaeger {
+		env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + cfg.otlp
+		env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
+	}
+	return env
+}
+
+func tcpReady(addr string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+}
+
+// awsSpans holds one tracer provider per AWS service node (the API stage,
+// each topic, each function's Lambda service), so that Jaeger shows each
+// under its own name. Their spans go to Jaeger, or nowhere when the
+// functions print theirs on the console: the spans are still made, so that
+// the trace headers handed on stay one trace.
+type awsSpans struct {
+	cfg settings
+	ctx context.Context
+
+	mu   sync.Mutex
+	byID map[string]*otelsetup.Tracing
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newAWSSpans(ctx context.Context, cfg settings) (*awsSpans, error) {
+	a := &awsSpans{cfg: cfg, ctx: context.WithoutCancel(ctx), byID: map[string]*otelsetup.Tracing{}, stop: make(chan struct{}), done: make(chan struct{})}
+	// The spans of a request end in a few processes at once; flush often
+	// so a trace is whole in Jaeger soon after its last span.
+	go func() {
+		defer close(a.done)
+		tick := time.NewTicker(300 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-a.stop:
+				return
+			case <-tick.C:
+				a.flush()
+			}
+		}
+	}()
+	return a, nil
+}
+
+func (a *awsSpans) tracing(service string) (*otelsetup.Tracing, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t, ok := a.byID[service]; ok {
+		return t, nil
+	}
+	var exp sdktrace.SpanExporter = tracetest.NewNoopExporter()
+	if a.cfg.jaeger {
+		var err error
+		exp, err = otlptracehttp.New(a.ctx, otlptracehttp.WithEndpointURL("http://"+a.cfg.otlp+"/v1/traces"))
+		if err != nil {
+			return nil, err
+		}
+	}
+	t, err := otelsetup.Setup(a.ctx, otelsetup.WithServiceName(service), otelsetup.WithExporter(exp))
+	if err != nil {
+		return nil, err
+	}
+	a.byID[service] = t
+	return t, nil
+}
+
+func (a *awsSpans) tracer(service string) trace.Tracer {
+	t, err := a.tracing(service)
+	if err != nil {
+		// Only the exporter's options can fail, and they are fixed.
+		panic(fmt.Sprintf("tracing for %s: %v", service, err))
+	}
+	return t.TracerProvider().Tracer("github.com/xray-tracer/xray-tracer/cmd/local")
+}
+
+func (a *awsSpans) flush() {
+	a.mu.Lock()
+	all := make([]*otelsetup.Tracing, 0, len(a.byID))
+	for _, t := range a.byID {
+		all = append(all, t)
+	}
+	a.mu.Unlock()
+	for _, t := range all {
+		t.Flush(a.ctx)
+	}
+}
+
+func (a *awsSpans) shutdown(ctx context.Context) {
+	close(a.stop)
+	<-a.done
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, t := range a.byID {
+		_ = t.Shutdown(ctx)
+	}
+}
+
+// warnings shows the runner's warnings (and worse) on the terminal; every
+// record also goes to runner.log.
+type warnings struct{ say func(string, ...any) }
+
+func (w warnings) Write(b []byte) (int, error) {
+	line := strings.TrimSpace(string(b))
+	if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+		w.say("  %s", line)
+	}
+	return len(b), nil
+}
+
+// prefixed writes each line a function prints to w, after its name.
+func prefixed(w io.Writer, name string) io.Writer {
+	return &prefixWriter{w: w, prefix: fmt.Sprintf("%13s | ", name)}
+}
+
+type prefixWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := strings.IndexByte(string(p.buf), '\n')
+		if i < 0 {
+			break
+		}
+		if _, err := fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i]); err != nil {
+			return len(b), err
+		}
+		p.buf = p.buf[i+1:]
+	}
+	return len(b), nil
+}
+
+// lookPath finds a program, for the messages that say what is missing.
+func lookPath(name string) string {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return ""
+	}
+	return p
+}
