@@ -80,7 +80,7 @@ type stack struct {
 	jaeger  *jaegerapi.Client // nil when traces do not go to Jaeger
 
 	mu          sync.Mutex
-	served      []request                   // API requests answered
+	served      []request // API requests answered
 	invocations map[trace.TraceID][]localaws.Invocation
 	consumers   map[trace.TraceID]trace.TraceID // producer trace → sqs-subscribe's trace
 }
