@@ -137,6 +137,9 @@ func run(ctx context.Context, cfg settings, stdin io.Reader) error {
 		say("stopped: every process ended, every port freed")
 	}()
 	say("ready in %v (logs in %s)", time.Since(begin).Round(100*time.Millisecond), cfg.outDir)
+	if err := s.writePIDs(); err != nil {
+		return err
+	}
 	s.printURLs(bins.jaeger)
 
 	if cfg.requests > 0 {
@@ -161,6 +164,16 @@ func run(ctx context.Context, cfg settings, stdin io.Reader) error {
 	case err := <-s.exited():
 		return fmt.Errorf("a process of the stack died: %w", err)
 	}
+}
+
+// writePIDs lists the stack's child processes in pids, one per line, so
+// that a test (or a person) can check that none is left after a stop.
+func (s *stack) writePIDs() error {
+	var b strings.Builder
+	for _, pid := range s.pids() {
+		fmt.Fprintln(&b, pid)
+	}
+	return os.WriteFile(filepath.Join(s.dir, "pids"), []byte(b.String()), 0o644)
 }
 
 // portsFree checks that no other program holds the stack's fixed ports: a

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/propagators/aws/xray"
@@ -84,11 +85,14 @@ func StartLambda(ctx context.Context, fns []sandbox.Function, concurrency int, t
 	return l, nil
 }
 
-// Close stops every sandbox.
+// Close stops every sandbox, all at once: each may take its whole grace
+// period to end after SIGTERM.
 func (l *Lambda) Close() {
+	var wg sync.WaitGroup
 	for _, sb := range l.all {
-		_ = sb.Close()
+		wg.Go(func() { _ = sb.Close() })
 	}
+	wg.Wait()
 }
 
 // PIDs are the process IDs of the functions' running sandboxes.

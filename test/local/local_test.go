@@ -1,0 +1,455 @@
+// Package local tests `make run` end to end: the local runner (cmd/local)
+// started as a user starts it, with its real emulators and Jaeger, driven
+// over HTTP, and checked through Jaeger's HTTP API and DynamoDB.
+package local
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/xray-tracer/xray-tracer/internal/jaegerapi"
+	"github.com/xray-tracer/xray-tracer/test/harness"
+)
+
+// readyWithin bounds the runner's start: on a fresh machine it builds
+// Jaeger first (6-15 minutes on 2 cores).
+const readyWithin = 25 * time.Minute
+
+// runner is cmd/local running as a child process.
+type runner struct {
+	cmd   *exec.Cmd
+	out   string // its -out directory
+	addrs map[string]string
+	lines chan string
+	log   *strings.Builder
+	logMu *sync.Mutex
+	done  chan error
+}
+
+// startRunner builds cmd/local and starts it on free ports, with extra
+// flags, and waits until it says it is ready.
+func startRunner(t *testing.T, extra ...string) *runner {
+	t.Helper()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "local")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/local")
+	build.Dir = root
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build cmd/local: %v\n%s", err, b)
+	}
+
+	r := &runner{out: t.TempDir(), addrs: map[string]string{}, lines: make(chan string, 1000), log: &strings.Builder{}, logMu: &sync.Mutex{}, done: make(chan error, 1)}
+	args := []string{"-out", r.out}
+	for _, flag := range []string{"api", "jaeger", "otlp", "goaws", "dynalite"} {
+		r.addrs[flag] = freeAddr(t)
+		args = append(args, "-"+flag, r.addrs[flag])
+	}
+	r.cmd = exec.Command(bin, append(args, extra...)...)
+	r.cmd.Dir = root
+	r.cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=otlp")
+	stdout, err := r.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cmd.Stderr = r.cmd.Stdout
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			r.logMu.Lock()
+			r.log.WriteString(sc.Text() + "\n")
+			r.logMu.Unlock()
+			select {
+			case r.lines <- sc.Text():
+			default:
+			}
+		}
+		r.done <- r.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		// A failed test still stops the stack.
+		_ = r.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-r.done:
+		case <-time.After(30 * time.Second):
+			_ = r.cmd.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("runner output:\n%s", r.output())
+		}
+	})
+
+	deadline := time.After(readyWithin)
+	for {
+		select {
+		case line := <-r.lines:
+			if strings.HasPrefix(line, "ready in ") {
+				t.Log(line)
+				return r
+			}
+			if strings.HasPrefix(line, "building Jaeger") || strings.Contains(line, "still building") {
+				t.Log(line)
+			}
+		case err := <-r.done:
+			t.Fatalf("the runner exited before it was ready: %v\n%s", err, r.output())
+		case <-deadline:
+			t.Fatalf("the runner was not ready within %v\n%s", readyWithin, r.output())
+		}
+	}
+}
+
+func (r *runner) output() string {
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
+	return r.log.String()
+}
+
+// freeAddr is a loopback address no one listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// sent is one request and what the API answered.
+type sent struct {
+	path    string
+	status  int
+	traceID trace.TraceID
+}
+
+func get(t *testing.T, method, url string) sent {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	s := sent{path: req.URL.Path, status: resp.StatusCode}
+	if h := resp.Header.Get("X-Amzn-Trace-Id"); h != "" {
+		s.traceID = rootOf(t, h)
+	}
+	return s
+}
+
+// rootOf reads the Root of an X-Ray trace header.
+func rootOf(t *testing.T, header string) trace.TraceID {
+	t.Helper()
+	for part := range strings.SplitSeq(header, ";") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "Root="); ok && strings.HasPrefix(v, "1-") {
+			id, err := trace.TraceIDFromHex(strings.ReplaceAll(v[2:], "-", ""))
+			if err != nil {
+				t.Fatalf("trace header %q: %v", header, err)
+			}
+			return id
+		}
+	}
+	t.Fatalf("trace header %q has no Root", header)
+	return trace.TraceID{}
+}
+
+func TestLocalStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole local stack (and builds Jaeger the first time)")
+	}
+	start := time.Now().Add(-time.Second)
+	// A low throttle, so that a flood meets it.
+	r := startRunner(t, "-rate", "5", "-burst", "10")
+	api := "http://" + r.addrs["api"]
+
+	var good []sent
+	for _, p := range []string{"/", "/hello", "/orders/42", "/a/b/c", "/hello"} {
+		s := get(t, http.MethodGet, api+p)
+		if s.status != http.StatusOK || !s.traceID.IsValid() {
+			t.Fatalf("GET %s: %d, trace %v; want 200 and a trace header", p, s.status, s.traceID)
+		}
+		good = append(good, s)
+	}
+	time.Sleep(2 * time.Second) // the bucket refills
+
+	t.Run("bad input gets API Gateway's answer", func(t *testing.T) {
+		tests := []struct {
+			name, method, path string
+			want               int
+		}{
+			{"unknown method", http.MethodPost, "/hello", http.StatusForbidden},
+			{"delete", http.MethodDelete, "/", http.StatusForbidden},
+			{"huge path", http.MethodGet, "/" + strings.Repeat("a", 9000), http.StatusRequestURITooLong},
+			{"bad encoding", http.MethodGet, "/%zz", http.StatusBadRequest},
+		}
+		for _, tt := range tests {
+			// A raw request: Go's client would refuse the bad escape.
+			if got := rawStatus(t, r.addrs["api"], tt.method, tt.path); got != tt.want {
+				t.Errorf("%s: %s %.20s… = %d, want %d", tt.name, tt.method, tt.path, got, tt.want)
+			}
+		}
+	})
+
+	t.Run("a flood is throttled and every accepted request counted", func(t *testing.T) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		statuses := map[int]int{}
+		for range 40 {
+			wg.Go(func() {
+				s := get(t, http.MethodGet, api+"/flood")
+				mu.Lock()
+				defer mu.Unlock()
+				statuses[s.status]++
+				if s.status == http.StatusOK {
+					good = append(good, s)
+				}
+			})
+		}
+		wg.Wait()
+		if statuses[http.StatusTooManyRequests] == 0 || statuses[http.StatusOK] == 0 || statuses[http.StatusOK]+statuses[http.StatusTooManyRequests] != 40 {
+			t.Errorf("40 requests at once: %v, want some 200 and the rest 429", statuses)
+		}
+	})
+
+	jaeger := &jaegerapi.Client{BaseURL: "http://" + r.addrs["jaeger"], HTTP: &http.Client{Timeout: 10 * time.Second}}
+	t.Run("every request's trace is complete in Jaeger", func(t *testing.T) {
+		checkTraces(t, jaeger, good, start)
+	})
+
+	t.Run("DynamoDB counts every accepted request", func(t *testing.T) {
+		want := map[string]int{}
+		for _, s := range good {
+			want[s.path]++
+		}
+		var got map[string]int
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got = scanHits(t, r.addrs["dynalite"])
+			if equal(got, want) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if !equal(got, want) {
+			t.Errorf("Hits = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("Ctrl-C stops every process and frees every port", func(t *testing.T) {
+		pids := readPIDs(t, r.out)
+		if len(pids) < 3+6 {
+			t.Fatalf("pids = %v, want the emulators, Jaeger and the functions' sandboxes", pids)
+		}
+		if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-r.done:
+			if err != nil {
+				t.Errorf("the runner exited with %v after Ctrl-C, want 0", err)
+			}
+			r.done <- err // for the cleanup
+		case <-time.After(30 * time.Second):
+			t.Fatal("the runner did not stop within 30 s of Ctrl-C")
+		}
+		for _, pid := range pids {
+			if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("process %d still exists after the stop (kill 0: %v)", pid, err)
+			}
+		}
+		for name, addr := range r.addrs {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				t.Errorf("%s's port %s is still taken: %v", name, addr, err)
+				continue
+			}
+			_ = ln.Close()
+		}
+	})
+}
+
+// rawStatus sends a request line as written, and reads the status.
+func rawStatus(t *testing.T, addr, method, path string) int {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", method, path, addr)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%s %.20s…: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode
+}
+
+// The spans each request's trace must hold: each function's invocation
+// span and its business and downstream spans, by service; and the AWS
+// services' own spans.
+var wantSpans = map[string][]string{
+	"xray-tracer-api/prod": {"xray-tracer-api/prod", "SNS.Publish"},
+	"fan-out":              {"fan-out"},
+	"dynamo":               {"dynamo", "DynamoDB Query", "DynamoDB.UpdateItem"},
+	"http":                 {"http", "external HTTP Request"},
+	"sqs":                  {"sqs", "SQS Logic", "SQS.SendMessage"},
+	"sns-publish":          {"sns-publish", "SNS Publish Logic", "SNS.Publish"},
+	"second-topic":         {"second-topic"},
+	"sns-subscribe":        {"sns-subscribe", "process_message"},
+}
+
+// checkTraces asks Jaeger for the traces of the window, as a person
+// would: by service, with the required query.num_traces.
+func checkTraces(t *testing.T, jaeger *jaegerapi.Client, reqs []sent, start time.Time) {
+	byID := map[trace.TraceID]jaegerapi.Trace{}
+	linked := map[trace.TraceID]bool{} // producer traces that sqs-subscribe's spans link to
+	var missing []string
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		end := time.Now().Add(time.Second)
+		ctx := t.Context()
+		api, err := jaeger.Traces(ctx, jaegerapi.Query{Service: "xray-tracer-api/prod", Start: start, End: end, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range api {
+			byID[tr.ID] = tr
+		}
+		consumers, err := jaeger.Traces(ctx, jaegerapi.Query{Service: "sqs-subscribe", Start: start, End: end, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range consumers {
+			for _, s := range tr.Find("sqs-subscribe", "process_message") {
+				for _, l := range s.Links {
+					linked[l.TraceID()] = true
+				}
+			}
+		}
+		missing = missing[:0]
+		for _, r := range reqs {
+			if m := lacks(byID[r.traceID], linked[r.traceID]); m != "" {
+				missing = append(missing, fmt.Sprintf("%s %s: %s", r.traceID, r.path, m))
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	for _, m := range missing {
+		t.Error(m)
+	}
+}
+
+// lacks says what a request's trace lacks, or "".
+func lacks(tr jaegerapi.Trace, linked bool) string {
+	var out []string
+	if len(tr.Spans) == 0 {
+		return "not in Jaeger"
+	}
+	for service, names := range wantSpans {
+		for _, name := range names {
+			if len(tr.Find(service, name)) == 0 {
+				out = append(out, service+": "+name)
+			}
+		}
+	}
+	if !linked {
+		out = append(out, "no sqs-subscribe process_message span links to it")
+	}
+	// The trace is one tree: every parent is in it.
+	ids := map[trace.SpanID]bool{}
+	for _, s := range tr.Spans {
+		ids[s.SpanID] = true
+	}
+	for _, s := range tr.Spans {
+		if s.ParentID.IsValid() && !ids[s.ParentID] {
+			out = append(out, fmt.Sprintf("%s: %s has a parent %s not in the trace", s.Service, s.Name, s.ParentID))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "; ")
+}
+
+func scanHits(t *testing.T, addr string) map[string]int {
+	t.Helper()
+	db := dynamodb.New(dynamodb.Options{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		BaseEndpoint: aws.String("http://" + addr),
+	})
+	out, err := db.Scan(t.Context(), &dynamodb.ScanInput{TableName: aws.String("Hits")})
+	if err != nil {
+		t.Fatalf("scan Hits: %v", err)
+	}
+	got := map[string]int{}
+	for _, item := range out.Items {
+		p, _ := item["path"].(*ddbtypes.AttributeValueMemberS)
+		n, _ := item["hits"].(*ddbtypes.AttributeValueMemberN)
+		if p != nil && n != nil {
+			got[p.Value], _ = strconv.Atoi(n.Value)
+		}
+	}
+	return got
+}
+
+func equal(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func readPIDs(t *testing.T, dir string) []int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "pids"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for f := range strings.FieldsSeq(string(b)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("pids file: %v", err)
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
