@@ -452,4 +452,3 @@ func readPIDs(t *testing.T, dir string) []int {
 	}
 	return pids
 }
-
