@@ -4,18 +4,18 @@ GO        ?= go
 FUNCTIONS := dynamo http sqs sqs-subscribe sns-publish sns-subscribe
 BIN       := bin
 
-.PHONY: test run lint build clean xray-segments package artifact bench
+.PHONY: test run lint build clean xray-segments package artifact bench tools
 
 # How every function is built for Lambda: linux/arm64, static, no RPC mode,
 # stripped.
 LAMBDA_BUILD = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w'
 
 ## test: every test of every module (the README's test command): the Lambda
-## module, then test/ (the fidelity tests build the collectors: minutes the
-## first time)
+## module, then test/ (the fidelity tests build the collectors, the local
+## stack's test builds Jaeger: minutes the first time)
 test:
 	$(GO) test -race -count=1 ./...
-	$(GO) -C test test -count=1 ./...
+	$(GO) -C test test -count=1 -timeout 30m ./...
 
 ## bench: Go benchmarks of the hot paths, every variant side by side in one run
 bench:
@@ -33,6 +33,7 @@ lint: $(BIN)/staticcheck
 	$(BIN)/staticcheck ./...
 	cd test && $(GO) vet ./... && ../$(BIN)/staticcheck ./...
 	cd test/collector && $(GO) vet ./... && cd newest && $(GO) vet ./...
+	cd tools/goaws && $(GO) vet ./... && ../../$(BIN)/staticcheck ./...
 
 $(BIN)/staticcheck: tools/staticcheck/go.mod tools/staticcheck/go.sum
 	$(GO) -C tools/staticcheck build -o $(CURDIR)/$(BIN)/staticcheck honnef.co/go/tools/cmd/staticcheck
@@ -73,6 +74,17 @@ artifact:
 XRAY_SEGMENTS_OUT ?= out/segments
 xray-segments:
 	XRAY_SEGMENTS_OUT=$(abspath $(XRAY_SEGMENTS_OUT)) $(GO) -C test run ./cmd/xray-segments
+
+## tools: the local stack's Go tools, each pinned in its own module under
+## tools/ (make run builds them when missing; Jaeger's first build takes
+## 6-15 minutes on two cores)
+tools: $(BIN)/goaws $(BIN)/jaeger
+
+$(BIN)/goaws: tools/goaws/go.mod tools/goaws/go.sum tools/goaws/main.go
+	$(GO) -C tools/goaws build -o $(CURDIR)/$@ .
+
+$(BIN)/jaeger: tools/jaeger/go.mod tools/jaeger/go.sum
+	$(GO) -C tools/jaeger build -o $(CURDIR)/$@ github.com/jaegertracing/jaeger/cmd/jaeger
 
 clean:
 	rm -rf $(BIN) out .aws-sam
