@@ -57,6 +57,7 @@ type settings struct {
 	goaws       string
 	dynalite    string
 	concurrency int
+	visibility  int // the queue's visibility timeout, in seconds
 	rate        float64
 	burst       int
 	outDir      string
@@ -74,6 +75,9 @@ func main() {
 	flag.StringVar(&cfg.goaws, "goaws", "127.0.0.1:4100", "the SNS and SQS emulator's address")
 	flag.StringVar(&cfg.dynalite, "dynalite", "127.0.0.1:4567", "the DynamoDB emulator's address")
 	flag.IntVar(&cfg.concurrency, "concurrency", 2, "sandboxes per function, and SQS pollers")
+	// Shorter than the template's 60 s, so that a failed record comes back
+	// within seconds; Lambda wants it at least the function's timeout (10 s).
+	flag.IntVar(&cfg.visibility, "visibility-timeout", 10, "the queue's visibility timeout in `seconds`: a failed record comes back after it, and goes to the dead-letter queue after 3 receives")
 	flag.Float64Var(&cfg.rate, "rate", 100, "the API's throttle: requests per second (429 past it)")
 	flag.IntVar(&cfg.burst, "burst", 200, "the API's throttle: burst")
 	flag.StringVar(&cfg.outDir, "out", "out/local", "where the logs and generated configs go")

@@ -40,20 +40,16 @@ import (
 // The pattern's resources, named as the fidelity harness names them, in
 // the account and region the Lambda stand-in uses.
 const (
-	region      = "us-east-1"
-	account     = "123456789012"
-	tableName   = "Hits"
-	queueName   = "hello-queue"
-	dlqName     = "hello-dlq"
-	fanoutTopic = "fan-out"
-	secondTopic = "second-topic"
-	apiName     = "xray-tracer-api/prod"
-	// visibilityTimeout is the queue's, shorter than the template's 60 s so
-	// that a failed record comes back within seconds; Lambda wants it at
-	// least the function's timeout.
-	visibilityTimeout = 10
-	maxReceiveCount   = 3
-	functionTimeout   = 10 * time.Second
+	region          = "us-east-1"
+	account         = "123456789012"
+	tableName       = "Hits"
+	queueName       = "hello-queue"
+	dlqName         = "hello-dlq"
+	fanoutTopic     = "fan-out"
+	secondTopic     = "second-topic"
+	apiName         = "xray-tracer-api/prod"
+	maxReceiveCount = 3
+	functionTimeout = 10 * time.Second
 )
 
 func topicARN(name string) string { return "arn:aws:sns:" + region + ":" + account + ":" + name }
@@ -161,7 +157,7 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 
 	say("starting SNS and SQS (goaws) on %s", cfg.goaws)
 	goawsConfig := filepath.Join(s.dir, "goaws.yaml")
-	if err := writeGoawsConfig(goawsConfig, cfg.goaws, snsURL); err != nil {
+	if err := writeGoawsConfig(goawsConfig, cfg.goaws, snsURL, cfg.visibility); err != nil {
 		_ = snsLn.Close()
 		return nil, err
 	}
@@ -419,7 +415,7 @@ exporters:
 // writeGoawsConfig writes goaws's config: the queue and its dead-letter
 // queue with the template's redrive policy, and both topics with HTTP
 // subscriptions to the runner's SNS endpoint (confirmed from the start).
-func writeGoawsConfig(path, addr, snsURL string) error {
+func writeGoawsConfig(path, addr, snsURL string, visibilityTimeout int) error {
 	_, port, _ := net.SplitHostPort(addr)
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Written by cmd/local for each run.

@@ -25,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/jaegerapi"
@@ -188,7 +190,7 @@ func TestLocalStack(t *testing.T) {
 	}
 	start := time.Now().Add(-time.Second)
 	// A low throttle, so that a flood meets it.
-	r := startRunner(t, "-rate", "5", "-burst", "10")
+	r := startRunner(t, "-rate", "5", "-burst", "10", "-visibility-timeout", "1")
 	api := "http://" + r.addrs["api"]
 
 	var good []sent
@@ -264,6 +266,10 @@ func TestLocalStack(t *testing.T) {
 		}
 	})
 
+	t.Run("a record that fails is retried alone, then dead-lettered", func(t *testing.T) {
+		checkRedrive(t, r.addrs["goaws"])
+	})
+
 	t.Run("Ctrl-C stops every process and frees every port", func(t *testing.T) {
 		pids := readPIDs(t, r.out)
 		if len(pids) < 3+6 {
@@ -295,6 +301,61 @@ func TestLocalStack(t *testing.T) {
 			_ = ln.Close()
 		}
 	})
+}
+
+// checkRedrive sends a batch's worth of messages straight to the queue, one
+// of them a body sqs-subscribe refuses: the others must be consumed once,
+// and the bad one reported as a batch item failure, received again, and
+// moved to the dead-letter queue after maxReceiveCount (3) receives.
+func checkRedrive(t *testing.T, addr string) {
+	q := sqs.New(sqs.Options{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		BaseEndpoint: aws.String("http://" + addr),
+	})
+	ctx := t.Context()
+	url := func(name string) string {
+		out, err := q.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+		if err != nil {
+			t.Fatalf("GetQueueUrl %s: %v", name, err)
+		}
+		return aws.ToString(out.QueueUrl)
+	}
+	queue, dlq := url("hello-queue"), url("hello-dlq")
+	entries := []sqstypes.SendMessageBatchRequestEntry{
+		{Id: aws.String("bad"), MessageBody: aws.String("not a greeting")},
+	}
+	for i := range 4 {
+		entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String("hello from /redrive/" + strconv.Itoa(i))})
+	}
+	out, err := q.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queue), Entries: entries})
+	if err != nil || len(out.Failed) > 0 {
+		t.Fatalf("SendMessageBatch: %v %v", err, out)
+	}
+
+	var dead []string
+	deadline := time.Now().Add(60 * time.Second)
+	for len(dead) == 0 && time.Now().Before(deadline) {
+		got, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlq), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatalf("receive from the dead-letter queue: %v", err)
+		}
+		for _, m := range got.Messages {
+			dead = append(dead, aws.ToString(m.Body))
+		}
+	}
+	if !slices.Equal(dead, []string{"not a greeting"}) {
+		t.Errorf("dead-letter queue holds %q, want only the bad record", dead)
+	}
+	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queue), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
+		if n := attrs.Attributes[string(a)]; n != "0" {
+			t.Errorf("hello-queue %s = %s, want 0: the good records are deleted, the bad one moved", a, n)
+		}
+	}
 }
 
 // rawStatus sends a request line as written, and reads the status.
