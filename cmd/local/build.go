@@ -84,6 +84,9 @@ func buildTool(ctx context.Context, root, module, pkg, out string, say func(stri
 		}
 	}()
 	if b, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("build %s: interrupted (the next run goes on from Go's build cache)", module)
+		}
 		return fmt.Errorf("build %s: %w\n%s", module, err, b)
 	}
 	say("  built %s in %v", module, time.Since(start).Round(time.Second))
