@@ -108,13 +108,17 @@ type InvokeError struct {
 func (e *InvokeError) Error() string { return e.Type + ": " + e.Message }
 
 const (
-	accountID       = "123456789012"
-	runtimeAPIBase  = "/2018-06-01/runtime"
-	stderrTailBytes = 4 << 10
+	accountID        = "123456789012"
+	runtimeAPIBase   = "/2018-06-01/runtime"
+	extensionAPIBase = "/2020-01-01/extension"
+	stderrTailBytes  = 4 << 10
 	// initLimit is Lambda's limit on the Init phase of an on-demand function.
 	initLimit = 10 * time.Second
-	// stopGrace is how long Close waits after SIGTERM before it kills.
-	stopGrace = 2 * time.Second
+	// stopGrace is how long Close waits after SIGTERM before it kills: the
+	// Shutdown phase's limit for a function with an internal extension,
+	// which is what aws-lambda-go registers to get SIGTERM
+	// (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html#runtimes-lifecycle-shutdown).
+	stopGrace = 500 * time.Millisecond
 	// restartLimit bounds how often one Invoke replaces a process that exits
 	// before taking the invocation, so a crashing bootstrap fails the call.
 	restartLimit = 3
@@ -254,7 +258,7 @@ func (l *Lambda) PID() int {
 	}
 }
 
-// Close stops the process (SIGTERM, then SIGKILL after 2 s) and the Runtime
+// Close stops the process (SIGTERM, then SIGKILL after 500 ms) and the Runtime
 // API. An Invoke in progress returns an error.
 func (l *Lambda) Close() error {
 	l.mu.Lock()
@@ -477,7 +481,45 @@ func (l *Lambda) handler() http.Handler {
 	mux.HandleFunc("POST "+runtimeAPIBase+"/invocation/{id}/response", l.response)
 	mux.HandleFunc("POST "+runtimeAPIBase+"/invocation/{id}/error", l.invocationError)
 	mux.HandleFunc("POST "+runtimeAPIBase+"/init/error", l.initError)
+	mux.HandleFunc("POST "+extensionAPIBase+"/register", l.registerExtension)
+	mux.HandleFunc("GET "+extensionAPIBase+"/event/next", l.nextExtensionEvent)
 	return mux
+}
+
+// registerExtension serves the Extensions API's register call for an
+// internal extension, which is all a Go runtime registers: aws-lambda-go
+// registers one that takes no events so that Lambda sends the process
+// SIGTERM before it ends the sandbox.
+// https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html
+func (l *Lambda) registerExtension(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Lambda-Extension-Name") == "" {
+		runtimeError(w, http.StatusBadRequest, "InvalidRequest", "no Lambda-Extension-Name header")
+		return
+	}
+	var body struct {
+		Events []string `json:"events"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		runtimeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		return
+	}
+	if len(body.Events) > 0 {
+		// INVOKE and SHUTDOWN events would need the extension lifecycle,
+		// which the stand-in does not run.
+		runtimeError(w, http.StatusForbidden, "Extension.UnsupportedEvents", "the stand-in serves extensions that take no events")
+		return
+	}
+	w.Header().Set("Lambda-Extension-Identifier", NewRequestID())
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{
+		"functionName": l.fn.Name, "functionVersion": "$LATEST", "handler": "bootstrap",
+	})
+}
+
+// nextExtensionEvent never answers: an extension registered for no events
+// gets none, and its poll lasts until the process ends.
+func (l *Lambda) nextExtensionEvent(_ http.ResponseWriter, r *http.Request) {
+	<-r.Context().Done()
 }
 
 // next blocks until an invocation is queued for the polling process, then
