@@ -17,9 +17,12 @@ test:
 	$(GO) test -race -count=1 ./...
 	$(GO) -C test test -count=1 -timeout 30m ./...
 
-## bench: Go benchmarks of the hot paths, every variant side by side in one run
+## bench: what tracing costs a function, every variant side by side in one run
+## (untraced, otelsetup over OTLP/HTTP, gRPC and xrayudp, the stock otellambda
+## setup): init, warm invocations, size, memory, growth, hot paths; rewrites
+## BENCHMARKS.md. BENCH_FLAGS=-short runs a few iterations of each.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./internal/otelsetup/
+	$(GO) -C bench run ./cmd/lambdabench $(BENCH_FLAGS)
 
 ## run: the whole pattern on this machine (emulators, Jaeger, every function
 ## behind a Lambda stand-in, the API on localhost:3000) until Ctrl-C
@@ -34,6 +37,7 @@ lint: $(BIN)/staticcheck
 	cd test && $(GO) vet ./... && ../$(BIN)/staticcheck ./...
 	cd test/collector && $(GO) vet ./... && cd newest && $(GO) vet ./...
 	cd tools/goaws && $(GO) vet ./... && ../../$(BIN)/staticcheck ./...
+	cd bench && $(GO) vet ./... && ../$(BIN)/staticcheck ./...
 
 $(BIN)/staticcheck: tools/staticcheck/go.mod tools/staticcheck/go.sum
 	$(GO) -C tools/staticcheck build -o $(CURDIR)/$(BIN)/staticcheck honnef.co/go/tools/cmd/staticcheck
