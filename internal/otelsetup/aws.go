@@ -2,9 +2,11 @@ package otelsetup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,13 +14,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
-	"go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-sdk-go-v2/otelaws"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // How AWS calls fail fast. The SDK's defaults suit long-running programs (a
@@ -64,13 +66,68 @@ func (t *Tracing) AWSConfig(ctx context.Context, optFns ...func(*config.LoadOpti
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("otelsetup: load AWS config: %w", err)
 	}
-	otelaws.AppendMiddlewares(&cfg.APIOptions,
-		otelaws.WithTracerProvider(t.provider),
-		// AWS services read only the X-Ray header; W3C headers would be noise.
-		otelaws.WithTextMapPropagator(xray.Propagator{}),
-		otelaws.WithAttributeBuilder(otelaws.DefaultAttributeBuilder, XRayAttributes),
-	)
+	t.InstrumentAWS(&cfg)
 	return cfg, nil
+}
+
+// InstrumentAWS adds the tracing of [Tracing.AWSConfig] to a configuration
+// loaded some other way: a CLIENT span per call, with the attributes the
+// awsxray exporter reads, and the call's X-Ray trace header.
+//
+// It does what otelaws does (span name Service.Operation, rpc.system.name,
+// rpc.method, aws.region, aws.request_id, http.response.status_code) without
+// linking otelaws, whose attribute builders import the S3, SQS and SNS
+// clients into every function (their package initializers alone cost a
+// cold start about a millisecond; see BENCHMARKS.md).
+func (t *Tracing) InstrumentAWS(cfg *aws.Config) {
+	tracer := t.provider.Tracer(awsScopeName)
+	cfg.APIOptions = append(cfg.APIOptions, func(stack *middleware.Stack) error {
+		return errors.Join(
+			stack.Initialize.Add(middleware.InitializeMiddlewareFunc("otelsetup.Span", func(
+				ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler,
+			) (middleware.InitializeOutput, middleware.Metadata, error) {
+				service, operation := awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)
+				ctx, span := tracer.Start(ctx, service+"."+operation,
+					trace.WithSpanKind(trace.SpanKindClient),
+					trace.WithAttributes(
+						rpcSystemNameKey.String(awsSystemAWSAPI),
+						rpcMethodKey.String(service+"/"+operation),
+						awsRegionKey.String(awsmiddleware.GetRegion(ctx)),
+					))
+				defer span.End()
+				out, md, err := next.HandleInitialize(ctx, in)
+				span.SetAttributes(XRayAttributes(ctx, in, out)...)
+				if err != nil {
+					span.SetAttributes(errorTypeKey.String(fmt.Sprintf("%T", err)))
+					span.SetStatus(codes.Error, err.Error())
+				}
+				return out, md, err
+			}), middleware.After),
+			// After signing, on every attempt: AWS services read only the
+			// X-Ray header; W3C headers would be noise.
+			stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("otelsetup.TraceHeader", func(
+				ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler,
+			) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				if req, ok := in.Request.(*smithyhttp.Request); ok {
+					xray.Propagator{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
+				}
+				return next.HandleFinalize(ctx, in)
+			}), middleware.After),
+			stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("otelsetup.Response", func(
+				ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler,
+			) (middleware.DeserializeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleDeserialize(ctx, in)
+				if resp, ok := out.RawResponse.(*smithyhttp.Response); ok {
+					span := trace.SpanFromContext(ctx)
+					span.SetAttributes(httpStatusCodeKey.Int(resp.StatusCode))
+					if id, ok := awsmiddleware.GetRequestIDMetadata(md); ok {
+						span.SetAttributes(awsRequestIDKey.String(id))
+					}
+				}
+				return out, md, err
+			}), middleware.Before),
+		)
+	})
 }
 
 // Attributes the awsxray exporter reads. otelaws v0.65 and later emit only
@@ -80,8 +137,7 @@ func (t *Tracing) AWSConfig(ctx context.Context, optFns ...func(*config.LoadOpti
 // subsegment from aws.service (else rpc.service), and reads aws.operation,
 // aws.table_name and aws.queue_url (exporter/awsxrayexporter/internal/
 // translator, segment.go and aws.go, in opentelemetry-collector-contrib).
-// aws.region and aws.request_id come from otelaws already; rpc.method is left
-// as otelaws sets it.
+// aws.region and aws.request_id are set with the others by InstrumentAWS.
 const (
 	rpcSystemKey    = attribute.Key("rpc.system")
 	rpcServiceKey   = attribute.Key("rpc.service")
@@ -91,12 +147,23 @@ const (
 	awsQueueURLKey  = attribute.Key("aws.queue_url")
 	awsTopicARNKey  = attribute.Key("aws.sns.topic.arn")
 	awsSystemAWSAPI = "aws-api"
+
+	// What otelaws sets too, under the current semantic conventions.
+	rpcSystemNameKey  = attribute.Key("rpc.system.name")
+	rpcMethodKey      = attribute.Key("rpc.method")
+	awsRegionKey      = attribute.Key("aws.region")
+	awsRequestIDKey   = attribute.Key("aws.request_id")
+	httpStatusCodeKey = attribute.Key("http.response.status_code")
+	errorTypeKey      = attribute.Key("error.type")
+
+	awsScopeName = "github.com/xray-tracer/xray-tracer/internal/otelsetup/aws"
 )
 
-// XRayAttributes is an otelaws attribute builder that adds to each AWS call
-// span the attributes the awsxray exporter needs to show it as an AWS
-// subsegment with its resource (see the constants above). [Tracing.AWSConfig]
-// installs it; it is exported for clients configured by hand.
+// XRayAttributes are the attributes the awsxray exporter needs to show an
+// AWS call as an AWS subsegment with its resource (see the constants
+// above); [Tracing.InstrumentAWS] adds them to each call's span. The
+// resource is read from the call's input by field name (TableName,
+// QueueUrl, TopicArn), so that no service client is linked for its types.
 func XRayAttributes(ctx context.Context, in middleware.InitializeInput, _ middleware.InitializeOutput) []attribute.KeyValue {
 	service := awsmiddleware.GetServiceID(ctx)
 	operation := awsmiddleware.GetOperationName(ctx)
@@ -106,35 +173,29 @@ func XRayAttributes(ctx context.Context, in middleware.InitializeInput, _ middle
 		awsServiceKey.String(service),
 		awsOperationKey.String(operation),
 	}
-	switch v := in.Parameters.(type) {
-	case *dynamodb.UpdateItemInput:
-		attrs = appendNonEmpty(attrs, awsTableNameKey, v.TableName)
-	case *dynamodb.GetItemInput:
-		attrs = appendNonEmpty(attrs, awsTableNameKey, v.TableName)
-	case *dynamodb.PutItemInput:
-		attrs = appendNonEmpty(attrs, awsTableNameKey, v.TableName)
-	case *dynamodb.DeleteItemInput:
-		attrs = appendNonEmpty(attrs, awsTableNameKey, v.TableName)
-	case *dynamodb.QueryInput:
-		attrs = appendNonEmpty(attrs, awsTableNameKey, v.TableName)
-	case *dynamodb.ScanInput:
-		attrs = appendNonEmpty(attrs, awsTableNameKey, v.TableName)
-	case *sqs.SendMessageInput:
-		attrs = appendNonEmpty(attrs, awsQueueURLKey, v.QueueUrl)
-	case *sqs.SendMessageBatchInput:
-		attrs = appendNonEmpty(attrs, awsQueueURLKey, v.QueueUrl)
-	case *sqs.ReceiveMessageInput:
-		attrs = appendNonEmpty(attrs, awsQueueURLKey, v.QueueUrl)
-	case *sqs.DeleteMessageInput:
-		attrs = appendNonEmpty(attrs, awsQueueURLKey, v.QueueUrl)
-	case *sqs.DeleteMessageBatchInput:
-		attrs = appendNonEmpty(attrs, awsQueueURLKey, v.QueueUrl)
-	case *sns.PublishInput:
-		attrs = appendNonEmpty(attrs, awsTopicARNKey, v.TopicArn)
-	case *sns.PublishBatchInput:
-		attrs = appendNonEmpty(attrs, awsTopicARNKey, v.TopicArn)
+	switch service {
+	case "DynamoDB":
+		attrs = appendNonEmpty(attrs, awsTableNameKey, stringField(in.Parameters, "TableName"))
+	case "SQS":
+		attrs = appendNonEmpty(attrs, awsQueueURLKey, stringField(in.Parameters, "QueueUrl"))
+	case "SNS":
+		attrs = appendNonEmpty(attrs, awsTopicARNKey, stringField(in.Parameters, "TopicArn"))
 	}
 	return attrs
+}
+
+// stringField reads the *string field name of the struct v points to.
+func stringField(v any, name string) *string {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	f := rv.Elem().FieldByName(name)
+	if !f.IsValid() || f.Kind() != reflect.Pointer || f.IsNil() || f.Elem().Kind() != reflect.String {
+		return nil
+	}
+	s := f.Elem().String()
+	return &s
 }
 
 func appendNonEmpty(attrs []attribute.KeyValue, key attribute.Key, value *string) []attribute.KeyValue {

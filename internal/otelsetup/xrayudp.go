@@ -10,11 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // The datagram format of the X-Ray agent for OTLP spans, as AWS's own
@@ -39,19 +36,28 @@ const (
 )
 
 // TrimmedAttribute marks a span that did not fit in one datagram and was
-// trimmed to fit (see trimSpan for the rule).
+// trimmed to fit, by this rule: drop its events, then its links, then cut
+// each string value to 1 KiB, then keep only its first 32 attributes (this
+// mark included); stop as soon as it fits. The dropped counts say what went,
+// so a trimmed span is never mistaken for a whole one.
 const TrimmedAttribute = "otel.xrayudp.trimmed"
 
 // newXRayUDPExporter is the exporter OTEL_TRACES_EXPORTER=xrayudp selects:
 // OTLP spans as UDP datagrams to the X-Ray agent that Lambda runs in every
 // sandbox with active tracing, so no collector layer is needed. Spans are
-// converted by the upstream OTLP exporter; udpClient only frames and sends.
-func newXRayUDPExporter(ctx context.Context, getenv func(string) string) (*otlptrace.Exporter, error) {
+// encoded as the OTLP/HTTP exporter encodes them (otlpproto.go).
+func newXRayUDPExporter(getenv func(string) string) (*udpExporter, error) {
 	addr, err := daemonAddress(getenv("AWS_XRAY_DAEMON_ADDRESS"))
 	if err != nil {
 		return nil, err
 	}
-	return otlptrace.New(ctx, &udpClient{addr: addr, maxDatagram: MaxUDPDatagram})
+	// An unconnected socket: a dead port answers with ICMP, which must not
+	// turn into errors on later sends.
+	conn, err := net.ListenUDP("udp", nil)
+	if err != nil {
+		return nil, fmt.Errorf("xrayudp: open socket: %w", err)
+	}
+	return &udpExporter{addr: addr, maxDatagram: MaxUDPDatagram, conn: conn}, nil
 }
 
 // daemonAddress reads AWS_XRAY_DAEMON_ADDRESS: "host:port", or the X-Ray
@@ -76,68 +82,49 @@ func daemonAddress(v string) (*net.UDPAddr, error) {
 	return resolved, nil
 }
 
-// udpClient is an otlptrace.Client that sends each upload as one or more
-// datagrams, none larger than maxDatagram.
-type udpClient struct {
+// udpExporter sends each export as one or more datagrams, none larger
+// than maxDatagram.
+type udpExporter struct {
 	addr        *net.UDPAddr
 	maxDatagram int
 
 	mu   sync.Mutex
-	conn *net.UDPConn
+	conn *net.UDPConn // nil once shut down
 }
 
-func (c *udpClient) Start(context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.conn != nil {
+func (e *udpExporter) Shutdown(context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.conn == nil {
 		return nil
 	}
-	// An unconnected socket: a dead port answers with ICMP, which must not
-	// turn into errors on later sends.
-	conn, err := net.ListenUDP("udp", nil)
-	if err != nil {
-		return fmt.Errorf("xrayudp: open socket: %w", err)
-	}
-	c.conn = conn
-	return nil
-}
-
-func (c *udpClient) Stop(context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.conn == nil {
-		return nil
-	}
-	err := c.conn.Close()
-	c.conn = nil
+	err := e.conn.Close()
+	e.conn = nil
 	return err
 }
 
 // maxPayload is the largest protobuf request whose datagram fits.
-func (c *udpClient) maxPayload() int {
-	return (c.maxDatagram - len(udpProtocolHeader) - len(udpSampledPrefix)) / 4 * 3
+func (e *udpExporter) maxPayload() int {
+	return (e.maxDatagram - len(udpProtocolHeader) - len(udpSampledPrefix)) / 4 * 3
 }
 
-func (c *udpClient) UploadTraces(ctx context.Context, rss []*tracepb.ResourceSpans) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.conn == nil {
-		return errors.New("xrayudp: exporter is stopped")
+func (e *udpExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.conn == nil {
+		return errors.New("xrayudp: exporter is shut down")
 	}
+	batches, dropped := splitSpans(encodeSpans(spans), e.maxPayload())
 	var errs []error
-	for _, batch := range splitSpans(rss, c.maxPayload()) {
-		payload, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: batch})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("xrayudp: encode: %w", err))
-			continue
-		}
-		if len(payload) > c.maxPayload() {
-			// Only a span trimmed to nothing more can come here: its name or
-			// resource alone is too large.
-			errs = append(errs, fmt.Errorf("xrayudp: dropped %d spans: %d bytes do not fit in a datagram even trimmed", countSpans(batch), len(payload)))
-			continue
-		}
-		if err := c.send(payload); err != nil {
+	if dropped > 0 {
+		// Only a span trimmed to nothing more can come here: its name or
+		// resource alone is too large.
+		errs = append(errs, fmt.Errorf("xrayudp: dropped %d spans that do not fit in a datagram even trimmed", dropped))
+	}
+	var payload []byte
+	for _, batch := range batches {
+		payload = appendRequest(payload[:0], group(batch))
+		if err := e.send(payload); err != nil {
 			errs = append(errs, err)
 		}
 		if ctx.Err() != nil {
@@ -148,142 +135,95 @@ func (c *udpClient) UploadTraces(ctx context.Context, rss []*tracepb.ResourceSpa
 	return errors.Join(errs...)
 }
 
-func (c *udpClient) send(payload []byte) error {
+func (e *udpExporter) send(payload []byte) error {
 	buf := make([]byte, 0, len(udpProtocolHeader)+len(udpSampledPrefix)+base64.StdEncoding.EncodedLen(len(payload)))
 	buf = append(buf, udpProtocolHeader...)
 	buf = append(buf, udpSampledPrefix...)
 	buf = base64.StdEncoding.AppendEncode(buf, payload)
-	if err := c.conn.SetWriteDeadline(time.Now().Add(udpWriteTimeout)); err != nil {
+	if err := e.conn.SetWriteDeadline(time.Now().Add(udpWriteTimeout)); err != nil {
 		return fmt.Errorf("xrayudp: %w", err)
 	}
-	if _, err := c.conn.WriteToUDP(buf, c.addr); err != nil {
-		return fmt.Errorf("xrayudp: send %d bytes to %s: %w", len(buf), c.addr, err)
+	if _, err := e.conn.WriteToUDP(buf, e.addr); err != nil {
+		return fmt.Errorf("xrayudp: send %d bytes to %s: %w", len(buf), e.addr, err)
 	}
 	return nil
 }
 
-// splitSpans groups the spans of rss into requests of at most limit bytes
-// each, keeping every span with its resource and scope, in order. A span
-// that does not fit alone is trimmed (trimSpan).
-func splitSpans(rss []*tracepb.ResourceSpans, limit int) [][]*tracepb.ResourceSpans {
+// splitSpans groups spans into requests of at most limit bytes each, in
+// order. A span that does not fit alone is encoded again, trimmed
+// (trimLevel), until it does; one that never fits is counted as dropped.
+//
+// A request's size is bounded from above: each span's field, plus the
+// entries of its resource and scope when the request has none for them yet,
+// each counted with a length prefix as long as a whole request's.
+func splitSpans(spans []encodedSpan, limit int) (batches [][]encodedSpan, dropped int) {
+	overheads := map[groupKey][2]int{} // resource entry, scope entry
+	overhead := func(s sdktrace.ReadOnlySpan) (groupKey, [2]int) {
+		key := keyOf(s)
+		if o, ok := overheads[key]; ok {
+			return key, o
+		}
+		var rb, sb []byte
+		if res := s.Resource(); res != nil {
+			rb = appendAttributes(nil, fResourceAttributes, res.Attributes(), 0)
+			rb = appendString(appendBytes(nil, fResourceSpansResource, rb), fResourceSpansSchemaURL, res.SchemaURL())
+		}
+		scope := s.InstrumentationScope()
+		sb = appendString(appendString(nil, fScopeName, scope.Name), fScopeVersion, scope.Version)
+		sb = appendAttributes(sb, fScopeAttributes, scope.Attributes.ToSlice(), 0)
+		sb = appendString(appendBytes(nil, fScopeSpansScope, sb), fScopeSpansSchemaURL, scope.SchemaURL)
+		o := [2]int{entrySize(len(rb), limit), entrySize(len(sb), limit)}
+		overheads[key] = o
+		return key, o
+	}
+
 	var (
-		batches [][]*tracepb.ResourceSpans
-		cur     []*tracepb.ResourceSpans
-		size    int
+		cur       []encodedSpan
+		size      int
+		resources = map[resourceKey]bool{}
+		scopes    = map[groupKey]bool{}
 	)
-	flush := func() {
-		if len(cur) > 0 {
+	for _, s := range spans {
+		key, o := overhead(s.span)
+		for level := trimEvents; fieldSize(len(s.body))+o[0]+o[1] > limit && level <= trimAttributes; level++ {
+			s.body = appendSpan(nil, s.span, level)
+		}
+		spanSize := fieldSize(len(s.body))
+		if spanSize+o[0]+o[1] > limit {
+			dropped++
+			continue
+		}
+		need := spanSize
+		if !resources[key.resourceKey] {
+			need += o[0]
+		}
+		if !scopes[key] {
+			need += o[1]
+		}
+		if size+need > limit && len(cur) > 0 {
 			batches = append(batches, cur)
+			cur, size = nil, 0
+			clear(resources)
+			clear(scopes)
+			need = spanSize + o[0] + o[1]
 		}
-		cur, size = nil, 0
+		cur = append(cur, s)
+		resources[key.resourceKey], scopes[key] = true, true
+		size += need
 	}
-	// An entry's length prefix grows with what it holds; count it at the
-	// size it has when the entry holds a whole datagram's worth.
-	entry := func(n int) int { return 1 + protoVarintSize(limit) + n }
-	for _, rs := range rss {
-		rsOverhead := entry(proto.Size(&tracepb.ResourceSpans{Resource: rs.Resource, SchemaUrl: rs.SchemaUrl}))
-		for _, ss := range rs.ScopeSpans {
-			ssOverhead := entry(proto.Size(&tracepb.ScopeSpans{Scope: ss.Scope, SchemaUrl: ss.SchemaUrl}))
-			for _, span := range ss.Spans {
-				spanSize := fieldSize(proto.Size(span))
-				if rsOverhead+ssOverhead+spanSize > limit {
-					span = trimSpan(span, limit-rsOverhead-ssOverhead)
-					spanSize = fieldSize(proto.Size(span))
-				}
-				// The overheads are counted again whenever a span opens a new
-				// resource or scope entry in the current request.
-				need := spanSize
-				lastRS := len(cur) - 1
-				newRS := lastRS < 0 || cur[lastRS].Resource != rs.Resource || cur[lastRS].SchemaUrl != rs.SchemaUrl
-				var lastSS *tracepb.ScopeSpans
-				if !newRS {
-					lastSS = cur[lastRS].ScopeSpans[len(cur[lastRS].ScopeSpans)-1]
-				}
-				newSS := newRS || lastSS.Scope != ss.Scope || lastSS.SchemaUrl != ss.SchemaUrl
-				if newRS {
-					need += rsOverhead
-				}
-				if newSS {
-					need += ssOverhead
-				}
-				if size+need > limit && len(cur) > 0 {
-					flush()
-					newRS, newSS = true, true
-					need = rsOverhead + ssOverhead + spanSize
-				}
-				if newRS {
-					cur = append(cur, &tracepb.ResourceSpans{Resource: rs.Resource, SchemaUrl: rs.SchemaUrl})
-				}
-				last := cur[len(cur)-1]
-				if newSS {
-					last.ScopeSpans = append(last.ScopeSpans, &tracepb.ScopeSpans{Scope: ss.Scope, SchemaUrl: ss.SchemaUrl})
-				}
-				scope := last.ScopeSpans[len(last.ScopeSpans)-1]
-				scope.Spans = append(scope.Spans, span)
-				size += need
-			}
-		}
+	if len(cur) > 0 {
+		batches = append(batches, cur)
 	}
-	flush()
-	return batches
+	return batches, dropped
 }
 
-// trimSpan returns a copy of span made to fit in limit bytes, by this rule:
-// drop its events, then its links, then cut each string attribute value to
-// 1 KiB, then keep only its first 32 attributes; stop as soon as it fits.
-// The dropped counts say what went, and the attribute otel.xrayudp.trimmed
-// marks the span, so a trimmed span is never mistaken for a whole one.
-func trimSpan(span *tracepb.Span, limit int) *tracepb.Span {
-	s := proto.Clone(span).(*tracepb.Span)
-	mark := &commonpb.KeyValue{Key: TrimmedAttribute, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: true}}}
-	s.Attributes = append(s.Attributes, mark)
-	fits := func() bool { return fieldSize(proto.Size(s)) <= limit }
-	steps := []func(){
-		func() { s.DroppedEventsCount += uint32(len(s.Events)); s.Events = nil },
-		func() { s.DroppedLinksCount += uint32(len(s.Links)); s.Links = nil },
-		func() {
-			for _, kv := range s.Attributes {
-				if v, ok := kv.Value.GetValue().(*commonpb.AnyValue_StringValue); ok && len(v.StringValue) > 1024 {
-					v.StringValue = v.StringValue[:1024]
-				}
-			}
-		},
-		func() {
-			if len(s.Attributes) > 32 {
-				s.DroppedAttributesCount += uint32(len(s.Attributes) - 32)
-				s.Attributes = append(s.Attributes[:31:31], mark)
-			}
-		},
-	}
-	for _, step := range steps {
-		if fits() {
-			break
-		}
-		step()
-	}
-	return s
+// entrySize is the size of an entry holding n bytes of its own, its length
+// prefix counted as long as that of an entry of limit bytes.
+func entrySize(n, limit int) int {
+	return 1 + protowire.SizeVarint(uint64(limit)) + n
 }
 
 // fieldSize is the size of an embedded message of n bytes: tag, length, body.
 func fieldSize(n int) int {
-	return 1 + protoVarintSize(n) + n
-}
-
-func protoVarintSize(n int) int {
-	size := 1
-	for n >= 0x80 {
-		n >>= 7
-		size++
-	}
-	return size
-}
-
-func countSpans(rss []*tracepb.ResourceSpans) int {
-	n := 0
-	for _, rs := range rss {
-		for _, ss := range rs.ScopeSpans {
-			n += len(ss.Spans)
-		}
-	}
-	return n
+	return 1 + protowire.SizeVarint(uint64(n)) + n
 }
