@@ -98,13 +98,13 @@ const (
 type trimLevel int
 
 const (
-	trimNone         trimLevel = iota
-	trimEvents                 // drop events
-	trimLinks                  // and links
-	trimStrings                // and cut string values to maxTrimmedString bytes
-	trimAttributes             // and keep the first maxTrimmedAttributes-1 attributes
-	maxTrimmedString           = 1024
-	maxTrimmedAttributes       = 32
+	trimNone             trimLevel = iota
+	trimEvents                     // drop events
+	trimLinks                      // and links
+	trimStrings                    // and cut string values to maxTrimmedString bytes
+	trimAttributes                 // and keep the first maxTrimmedAttributes-1 attributes
+	maxTrimmedString     = 1024
+	maxTrimmedAttributes = 32
 )
 
 // begin starts an embedded message field: its tag and a one-byte length

@@ -192,4 +192,3 @@ func TestEndMovesLongBodies(t *testing.T) {
 		}
 	}
 }
-
