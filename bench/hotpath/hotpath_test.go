@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/logging"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-lambda-go/otellambda"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-lambda-go/otellambda/xrayconfig"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-sdk-go-v2/otelaws"
@@ -137,6 +138,8 @@ func BenchmarkAnnotate(b *testing.B) {
 func BenchmarkSDKMiddleware(b *testing.B) {
 	srv := awstest.Start()
 	defer srv.Close()
+	// The SDK logs to stdout, which would cut go test's result lines.
+	opts := append(srv.LoadOptions(), config.WithLogger(logging.Nop{}))
 	in := &dynamodb.UpdateItemInput{
 		TableName:        aws.String("Hits"),
 		Key:              map[string]types.AttributeValue{"path": &types.AttributeValueMemberS{Value: "/"}},
@@ -154,7 +157,7 @@ func BenchmarkSDKMiddleware(b *testing.B) {
 	}
 	b.Run("impl=otelsetup", func(b *testing.B) {
 		tr := tracing(b)
-		cfg, err := tr.AWSConfig(context.Background(), srv.LoadOptions()...)
+		cfg, err := tr.AWSConfig(context.Background(), opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -164,7 +167,7 @@ func BenchmarkSDKMiddleware(b *testing.B) {
 	})
 	b.Run("impl=stock", func(b *testing.B) {
 		tp := stockProvider(b)
-		cfg, err := config.LoadDefaultConfig(context.Background(), srv.LoadOptions()...)
+		cfg, err := config.LoadDefaultConfig(context.Background(), opts...)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -92,10 +92,16 @@ func annotate(span trace.Span, kvs ...attribute.KeyValue) {
 			}
 		}
 	}
+	listed := len(keys)
 	for _, kv := range kvs {
 		if !slices.Contains(keys, string(kv.Key)) {
 			keys = append(keys, string(kv.Key))
 		}
+	}
+	if len(keys) == listed {
+		// Every key is listed already: only the values change.
+		span.SetAttributes(kvs...)
+		return
 	}
 	span.SetAttributes(append(kvs, AnnotationsKey.StringSlice(keys))...)
 }

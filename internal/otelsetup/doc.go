@@ -51,9 +51,11 @@
 //	                            UDP, no collector layer; AWS_XRAY_DAEMON_ADDRESS);
 //	                            console (a waterfall tree per trace); none; or a
 //	                            comma-separated list
-//	OTEL_EXPORTER_OTLP_PROTOCOL http/protobuf (default) or grpc; also _TRACES_PROTOCOL
+//	OTEL_EXPORTER_OTLP_PROTOCOL http/protobuf (default), or grpc in a build with
+//	                            -tags otlpgrpc; also _TRACES_PROTOCOL
 //	OTEL_EXPORTER_OTLP_ENDPOINT default http://localhost:4318, the ADOT collector
-//	                            layer's extension; the other OTEL_EXPORTER_OTLP_* too
+//	                            layer's extension (_TRACES_ENDPOINT: the whole URL);
+//	                            _HEADERS, _TIMEOUT, _COMPRESSION (gzip) too
 //	OTEL_TRACES_SAMPLER         default parentbased_always_on: follow the Sampled
 //	                            flag of Lambda's trace header (X-Ray's sampling rules);
 //	                            also always_on, always_off, traceidratio and

@@ -79,8 +79,11 @@ const (
 	fAnyInt    = 3
 	fAnyDouble = 4
 	fAnyArray  = 5
+	fAnyKVList = 6
+	fAnyBytes  = 7
 
-	fArrayValues = 1
+	fArrayValues  = 1
+	fKVListValues = 1
 
 	// Span.flags: the low byte is the W3C trace flags; these bits say
 	// whether the parent is known to be remote, and if it is.
@@ -161,9 +164,6 @@ func appendFixed32(b []byte, num protowire.Number, v uint32) []byte {
 // are cut to maxString bytes when maxString > 0.
 func appendAttributes(b []byte, num protowire.Number, kvs []attribute.KeyValue, maxString int) []byte {
 	for _, kv := range kvs {
-		if kv.Value.Type() == attribute.INVALID {
-			continue
-		}
 		var start int
 		b, start = begin(b, num)
 		b = appendString(b, fKeyValueKey, string(kv.Key))
@@ -177,9 +177,19 @@ func appendAttributes(b []byte, num protowire.Number, kvs []attribute.KeyValue, 
 }
 
 // appendValue writes the fields of an AnyValue. A oneof field is written
-// even when it holds its zero value: that is how the reader knows which.
+// even when it holds its zero value: that is how the reader knows which. An
+// empty value is an AnyValue with none.
 func appendValue(b []byte, v attribute.Value, maxString int) []byte {
 	switch v.Type() {
+	case attribute.EMPTY:
+		return b
+	case attribute.BYTESLICE:
+		return appendBytes(b, fAnyBytes, v.AsByteSlice())
+	case attribute.MAP:
+		var start int
+		b, start = begin(b, fAnyKVList)
+		b = appendAttributes(b, fKVListValues, v.AsMap(), maxString)
+		return end(b, start)
 	case attribute.BOOL:
 		return appendVarint(b, fAnyBool, protowire.EncodeBool(v.AsBool()))
 	case attribute.INT64:
@@ -213,6 +223,10 @@ func appendValue(b []byte, v attribute.Value, maxString int) []byte {
 	case attribute.STRINGSLICE:
 		for _, x := range v.AsStringSlice() {
 			each(func(b []byte) []byte { return appendString(b, fAnyString, cut(x, maxString)) })
+		}
+	case attribute.SLICE:
+		for _, x := range v.AsSlice() {
+			each(func(b []byte) []byte { return appendValue(b, x, maxString) })
 		}
 	}
 	return end(b, start)

@@ -55,6 +55,10 @@ func sampleSpans(t *testing.T) []sdktrace.ReadOnlySpan {
 		attribute.BoolSlice("bs", []bool{true, false}), attribute.Int64Slice("is", []int64{1, -2, 3}),
 		attribute.Float64Slice("fs", []float64{0.5, -1}), attribute.StringSlice("ss", []string{"x", "", "y"}),
 		attribute.String("long", strings.Repeat("v", 300)),
+		attribute.KeyValue{Key: "bytes", Value: attribute.ByteSliceValue([]byte{0, 1, 2})},
+		attribute.KeyValue{Key: "nothing"},
+		attribute.KeyValue{Key: "mixed", Value: attribute.SliceValue(attribute.IntValue(1), attribute.StringValue("two"), attribute.SliceValue(attribute.BoolValue(true)))},
+		attribute.KeyValue{Key: "map", Value: attribute.MapValue(attribute.String("k", "v"), attribute.Int("n", 2))},
 	)
 	root.AddEvent("checkpoint", trace.WithAttributes(attribute.Int("n", 7)))
 	_, child := b.Start(ctx, "DynamoDB.UpdateItem", trace.WithSpanKind(trace.SpanKindClient))

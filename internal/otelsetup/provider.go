@@ -125,7 +125,7 @@ func Setup(ctx context.Context, opts ...Option) (*Tracing, error) {
 			}
 		}
 		for _, e := range exporters {
-			tpOpts = append(tpOpts, sdktrace.WithBatcher(e))
+			tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(newInvocationProcessor(e)))
 		}
 		t.sdk = sdktrace.NewTracerProvider(tpOpts...)
 		t.provider = t.sdk

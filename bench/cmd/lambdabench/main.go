@@ -42,7 +42,7 @@ import (
 // variant is one way of building and running the handler.
 type variant struct {
 	id, title string
-	function  string // the directory under bench/functions
+	function  string // the build (see builds)
 	env       map[string]string
 }
 
@@ -101,13 +101,13 @@ func run(ctx context.Context, p plan, isShort bool, out string) error {
 			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + rec.grpc}},
 		{"d", "otelsetup, xrayudp (no layer)", "otelsetup", map[string]string{
 			"OTEL_TRACES_EXPORTER": "xrayudp", "AWS_XRAY_DAEMON_ADDRESS": rec.udp}},
-		{"e", "otelsetup, OTLP/gRPC", "otelsetup", map[string]string{
+		{"e", "otelsetup built with -tags otlpgrpc, OTLP/gRPC", "otelsetup-grpc", map[string]string{
 			"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + rec.grpc}},
 		{"f", "otelsetup, OTEL_SDK_DISABLED=true", "otelsetup", map[string]string{"OTEL_SDK_DISABLED": "true"}},
 	}
 
 	r := &report{Variants: variants, Short: isShort, Plan: p}
-	log.Printf("building %d functions for this machine and for linux/arm64", 3)
+	log.Printf("building %d functions for this machine and for linux/arm64", len(builds))
 	bins, sizes, err := build(ctx, root, work)
 	if err != nil {
 		return err
@@ -153,28 +153,37 @@ func run(ctx context.Context, p plan, isShort bool, out string) error {
 	return f.Close()
 }
 
+// builds are the binaries the variants run: a directory under
+// bench/functions, built with tags.
+var builds = []struct{ name, dir, tags string }{
+	{"untraced", "untraced", ""},
+	{"otelsetup", "otelsetup", ""},
+	{"otelsetup-grpc", "otelsetup", "otlpgrpc"},
+	{"stock", "stock", ""},
+}
+
 // build compiles each function twice: for this machine, to run it, and as
 // Lambda runs it (linux/arm64, static, stripped), to weigh it.
 func build(ctx context.Context, root, dir string) (map[string]string, map[string]int64, error) {
 	bins, sizes := map[string]string{}, map[string]int64{}
-	for _, fn := range []string{"untraced", "otelsetup", "stock"} {
+	for _, b := range builds {
 		for _, target := range []struct{ goos, goarch string }{{runtime.GOOS, runtime.GOARCH}, {"linux", "arm64"}} {
-			out := filepath.Join(dir, target.goarch, fn, "bootstrap")
-			cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, "./functions/"+fn)
+			out := filepath.Join(dir, target.goos+"-"+target.goarch, b.name, "bootstrap")
+			cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc "+b.tags, "-trimpath", "-ldflags=-s -w", "-o", out, "./functions/"+b.dir)
 			cmd.Dir = filepath.Join(root, "bench")
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+target.goos, "GOARCH="+target.goarch)
-			if b, err := cmd.CombinedOutput(); err != nil {
-				return nil, nil, fmt.Errorf("build %s for %s/%s: %w\n%s", fn, target.goos, target.goarch, err, b)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return nil, nil, fmt.Errorf("build %s for %s/%s: %w\n%s", b.name, target.goos, target.goarch, err, out)
 			}
-			if target.goarch == "arm64" && target.goos == "linux" {
+			if target.goos == "linux" && target.goarch == "arm64" {
 				fi, err := os.Stat(out)
 				if err != nil {
 					return nil, nil, err
 				}
-				sizes[fn] = fi.Size()
+				sizes[b.name] = fi.Size()
 			}
 			if target.goos == runtime.GOOS && target.goarch == runtime.GOARCH {
-				bins[fn] = out
+				bins[b.name] = out
 			}
 		}
 	}

@@ -183,7 +183,7 @@ func (r *report) writeWarm(p func(string, ...any)) {
 func (r *report) writeSize(p func(string, ...any)) {
 	p("## Binary size")
 	p("")
-	p("The stripped `bootstrap` as Lambda runs it (linux/arm64, `CGO_ENABLED=0`, `-tags lambda.norpc`, `-trimpath -ldflags='-s -w'`). (b), (d), (e) and (f) are one binary: only the environment differs.")
+	p("The stripped `bootstrap` as Lambda runs it (linux/arm64, `CGO_ENABLED=0`, `-tags lambda.norpc`, `-trimpath -ldflags='-s -w'`). (b), (d) and (f) are one binary: only the environment differs; (e) is the same code built with `-tags otlpgrpc`.")
 	p("")
 	p("| variant | bytes | ÷ (a) | ÷ (c) |")
 	p("|---|---|---|---|")
