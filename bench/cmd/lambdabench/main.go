@@ -62,7 +62,7 @@ var (
 )
 
 func main() {
-	out := flag.String("out", "", "the Markdown file to rewrite (default: BENCHMARKS.md at the repository's root)")
+	out := flag.String("out", "", "the Markdown file to rewrite, relative to the repository's root (default: BENCHMARKS.md)")
 	isShort := flag.Bool("short", false, "a few iterations of everything, to check that it runs (times mean little)")
 	flag.Parse()
 	p := full
@@ -79,8 +79,15 @@ func run(ctx context.Context, p plan, isShort bool, out string) error {
 	if err != nil {
 		return err
 	}
-	if out == "" {
+	switch {
+	case out == "":
 		out = filepath.Join(root, "BENCHMARKS.md")
+	case !filepath.IsAbs(out):
+		// make runs this from bench/: a relative path is the repository's.
+		out = filepath.Join(root, out)
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
 	}
 	work, err := os.MkdirTemp("", "lambdabench-")
 	if err != nil {
