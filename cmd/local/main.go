@@ -468,6 +468,9 @@ func (s *stack) summary(ctx context.Context) error {
 	s.say("")
 	s.say("summary: %d requests (%d answered 200), %d invocations, %d failed (the http function fails on purpose at FAILURE_RATE; Lambda retries it)",
 		len(served), len(traced), calls, failed)
+	st := s.mapping.Stats()
+	s.say("  SQS event source: %d polls (%d failed), %d batches of %d records, %d deleted, %d left for a retry",
+		st.Polls, st.FailedPolls, st.Batches, st.Records, st.Deleted, st.Kept)
 	if s.jaeger != nil {
 		s.say("  complete traces in Jaeger: %d of %d", len(traced)-len(incomplete), len(traced))
 		for _, m := range incomplete {

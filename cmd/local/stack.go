@@ -72,6 +72,7 @@ type stack struct {
 	snsEP   *localaws.SNSEndpoint
 	esmStop context.CancelFunc
 	esmDone chan struct{}
+	mapping *localaws.SQSMapping
 	ddb     *dynamodb.Client
 	jaeger  *jaegerapi.Client // nil when traces do not go to Jaeger
 
@@ -211,14 +212,14 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 
 	esmCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.esmStop, s.esmDone = cancel, make(chan struct{})
-	mapping := &localaws.SQSMapping{
+	s.mapping = &localaws.SQSMapping{
 		SQS: sqsClient, QueueURL: queueURL, QueueARN: "arn:aws:sqs:" + region + ":" + account + ":" + queueName,
 		Region: region, Function: "sqs-subscribe", Lambda: s.lambda, Keeper: keeper,
 		Concurrency: cfg.concurrency, Log: s.log,
 	}
 	go func() {
 		defer close(s.esmDone)
-		mapping.Run(esmCtx)
+		s.mapping.Run(esmCtx)
 	}()
 
 	say("starting the API (API Gateway stand-in) on %s", cfg.api)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -53,6 +54,24 @@ type SQSMapping struct {
 	BatchSize   int32 // default 10
 	Concurrency int   // default 2
 	Log         *slog.Logger
+
+	polls, failedPolls, batches, records, deleted, kept atomic.Int64
+}
+
+// SQSStats counts what the mapping did.
+type SQSStats struct {
+	Polls, FailedPolls int64 // ReceiveMessage calls, and those that failed
+	Batches, Records   int64 // invocations, and the records they carried
+	Deleted, Kept      int64 // records deleted, and left for a retry
+}
+
+// Stats says what the mapping has done so far.
+func (m *SQSMapping) Stats() SQSStats {
+	return SQSStats{
+		Polls: m.polls.Load(), FailedPolls: m.failedPolls.Load(),
+		Batches: m.batches.Load(), Records: m.records.Load(),
+		Deleted: m.deleted.Load(), Kept: m.kept.Load(),
+	}
 }
 
 // Run polls until ctx ends, then waits for the batches under way.
@@ -85,6 +104,7 @@ func (m *SQSMapping) Poll(ctx context.Context) error {
 	if size <= 0 {
 		size = 10
 	}
+	m.polls.Add(1)
 	out, err := m.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(m.QueueURL),
 		MaxNumberOfMessages:         size,
@@ -93,11 +113,16 @@ func (m *SQSMapping) Poll(ctx context.Context) error {
 		MessageAttributeNames:       []string{"All"},
 	})
 	if err != nil {
+		if ctx.Err() == nil {
+			m.failedPolls.Add(1)
+		}
 		return fmt.Errorf("receive: %w", err)
 	}
 	if len(out.Messages) == 0 {
 		return nil
 	}
+	m.batches.Add(1)
+	m.records.Add(int64(len(out.Messages)))
 	// The batch is processed to its end even when ctx ends: the invocation
 	// is under way, and its outcome decides which messages are deleted.
 	return m.process(context.WithoutCancel(ctx), out.Messages)
@@ -123,13 +148,16 @@ func (m *SQSMapping) process(ctx context.Context, msgs []types.Message) error {
 	inv := m.Lambda.Invoke(ctx, m.Function, "datasource", payload, trace.SpanContext{}, links)
 	if inv.Failed() {
 		// Every message stays, to be received again.
+		m.kept.Add(int64(len(msgs)))
 		return nil
 	}
 	keep, err := failedItems(inv.Payload, ev)
 	if err != nil {
 		m.Log.Warn("sqs event source: the whole batch failed", "function", m.Function, "error", err)
+		m.kept.Add(int64(len(msgs)))
 		return nil
 	}
+	m.kept.Add(int64(len(keep)))
 	return m.delete(ctx, msgs, keep)
 }
 
@@ -173,6 +201,7 @@ func (m *SQSMapping) delete(ctx context.Context, msgs []types.Message, keep map[
 	if err != nil {
 		return fmt.Errorf("delete %d messages: %w", len(entries), err)
 	}
+	m.deleted.Add(int64(len(entries) - len(out.Failed)))
 	var errs []error
 	for _, f := range out.Failed {
 		errs = append(errs, fmt.Errorf("delete entry %s: %s", aws.ToString(f.Id), aws.ToString(f.Message)))
