@@ -246,6 +246,19 @@ func (r *report) writeGrowth(p func(string, ...any)) {
 		p("%s", row)
 	}
 	p("")
+	p("The same p50s as ratios to (a) and to (c):")
+	p("")
+	p("%s", head)
+	p("%s", line)
+	for _, v := range r.Variants {
+		row := fmt.Sprintf("| (%s) %s |", v.id, v.title)
+		for _, g := range growthSizes {
+			d := float64(pct(r.Growth[g.name][v.id], .5))
+			row += fmt.Sprintf(" %s, %s |", ratio(d, float64(pct(r.Growth[g.name][control], .5))), ratio(d, float64(pct(r.Growth[g.name][stock], .5))))
+		}
+		p("%s", row)
+	}
+	p("")
 	p(growthText)
 	p("")
 }
