@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,7 +33,6 @@ type otlpHTTPExporter struct {
 	timeout  time.Duration
 	client   *http.Client
 	stopped  atomic.Bool
-	bufPool  sync.Pool
 	maxDelay time.Duration
 }
 
@@ -127,13 +125,10 @@ func (e *otlpHTTPExporter) ExportSpans(ctx context.Context, spans []sdktrace.Rea
 	if e.stopped.Load() || len(spans) == 0 {
 		return nil
 	}
-	bp, _ := e.bufPool.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	defer e.bufPool.Put(bp)
-	body := appendRequest((*bp)[:0], group(encodeSpans(spans)))
-	*bp = body
+	// A fresh buffer each time: the transport may still read a request's
+	// body after Do has returned (net/http.RoundTripper's contract), so a
+	// reused one could change under it.
+	body := appendRequest(nil, group(encodeSpans(spans)))
 	if e.gzip {
 		var z bytes.Buffer
 		w := gzip.NewWriter(&z)
