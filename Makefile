@@ -79,10 +79,14 @@ XRAY_SEGMENTS_OUT ?= out/segments
 xray-segments:
 	XRAY_SEGMENTS_OUT=$(abspath $(XRAY_SEGMENTS_OUT)) $(GO) -C test run ./cmd/xray-segments
 
-## tools: the local stack's Go tools, each pinned in its own module under
-## tools/ (make run builds them when missing; Jaeger's first build takes
-## 6-15 minutes on two cores)
-tools: $(BIN)/goaws $(BIN)/jaeger
+## tools: the local stack's tools: goaws and Jaeger, each pinned in its own
+## Go module under tools/, and dynalite from its npm lockfile (make run builds
+## and installs them when missing; Jaeger's first build takes 6-15 minutes on
+## two cores)
+tools: $(BIN)/goaws $(BIN)/jaeger tools/dynalite/node_modules/.package-lock.json
+
+tools/dynalite/node_modules/.package-lock.json: tools/dynalite/package-lock.json
+	cd tools/dynalite && npm ci --no-audit --no-fund
 
 $(BIN)/goaws: tools/goaws/go.mod tools/goaws/go.sum tools/goaws/main.go
 	$(GO) -C tools/goaws build -o $(CURDIR)/$@ .
