@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/xray-tracer/xray-tracer/internal/emulators"
 )
 
 // functions are the pattern's Lambda functions, as named under cmd/.
@@ -62,7 +64,7 @@ func buildFunctions(ctx context.Context, root, dir string) (map[string]string, e
 // takes minutes: say so and show that it goes on.
 func buildTool(ctx context.Context, root, module, pkg, out string, say func(string, ...any)) error {
 	dir := filepath.Join(root, "tools", module)
-	if upToDate(out, filepath.Join(dir, "go.mod"), filepath.Join(dir, "go.sum"), filepath.Join(dir, "main.go")) {
+	if emulators.UpToDate(out, filepath.Join(dir, "go.mod"), filepath.Join(dir, "go.sum"), filepath.Join(dir, "main.go")) {
 		return nil
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
@@ -91,39 +93,4 @@ func buildTool(ctx context.Context, root, module, pkg, out string, say func(stri
 	}
 	say("  built %s in %v", module, time.Since(start).Round(time.Second))
 	return nil
-}
-
-// upToDate reports whether out exists and is newer than every input that
-// exists.
-func upToDate(out string, inputs ...string) bool {
-	fo, err := os.Stat(out)
-	if err != nil {
-		return false
-	}
-	for _, in := range inputs {
-		if fi, err := os.Stat(in); err == nil && fi.ModTime().After(fo.ModTime()) {
-			return false
-		}
-	}
-	return true
-}
-
-// installDynalite installs the DynamoDB emulator from tools/dynalite's
-// lockfile (npm ci), unless it is installed already, and returns its CLI.
-func installDynalite(ctx context.Context, root string, say func(string, ...any)) (string, error) {
-	dir := filepath.Join(root, "tools", "dynalite")
-	cli := filepath.Join(dir, "node_modules", "dynalite", "cli.js")
-	if upToDate(filepath.Join(dir, "node_modules", ".package-lock.json"), filepath.Join(dir, "package-lock.json")) && isFile(cli) {
-		return cli, nil
-	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		return "", errors.New("the DynamoDB emulator (dynalite) needs Node.js and npm: install them (Debian: apt-get install nodejs npm)")
-	}
-	say("  installing dynalite (npm ci in tools/dynalite)")
-	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-	cmd.Dir = dir
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("npm ci in tools/dynalite: %w\n%s", err, b)
-	}
-	return cli, nil
 }

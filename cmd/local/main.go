@@ -43,6 +43,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/xray-tracer/xray-tracer/internal/emulators"
 	"github.com/xray-tracer/xray-tracer/internal/localaws"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
@@ -209,10 +210,10 @@ func prepare(ctx context.Context, root string, cfg settings, say func(string, ..
 	if b.functions, err = buildFunctions(ctx, root, filepath.Join(bin, "local")); err != nil {
 		return b, err
 	}
-	if err := buildTool(ctx, root, "goaws", ".", b.goaws, say); err != nil {
+	if err := emulators.BuildGoaws(ctx, root, b.goaws); err != nil {
 		return b, err
 	}
-	if b.dynalite, err = installDynalite(ctx, root, say); err != nil {
+	if b.dynalite, err = emulators.InstallDynalite(ctx, root, say); err != nil {
 		return b, err
 	}
 	if cfg.jaeger {
@@ -235,7 +236,7 @@ func findJaeger(ctx context.Context, root string, say func(string, ...any)) (jae
 		return j, nil
 	}
 	j.path = filepath.Join(root, "bin", "jaeger")
-	if !upToDate(j.path, filepath.Join(root, "tools", "jaeger", "go.mod"), filepath.Join(root, "tools", "jaeger", "go.sum")) {
+	if !emulators.UpToDate(j.path, filepath.Join(root, "tools", "jaeger", "go.mod"), filepath.Join(root, "tools", "jaeger", "go.sum")) {
 		say("building Jaeger from tools/jaeger: the first build takes 6-15 minutes on 2 cores, later ones seconds")
 	}
 	err := buildTool(ctx, root, "jaeger", "github.com/jaegertracing/jaeger/cmd/jaeger", j.path, say)

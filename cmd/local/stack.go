@@ -30,6 +30,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/apigw"
+	"github.com/xray-tracer/xray-tracer/internal/emulators"
 	"github.com/xray-tracer/xray-tracer/internal/jaegerapi"
 	"github.com/xray-tracer/xray-tracer/internal/localaws"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
@@ -125,12 +126,7 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 	}
 
 	say("starting DynamoDB (dynalite) on %s", cfg.dynalite)
-	host, port, _ := net.SplitHostPort(cfg.dynalite)
-	if err := s.startProc(ctx, procs.Spec{
-		Name: "dynalite", Path: "node",
-		Args:  []string{bins.dynalite, "--host", host, "--port", port, "--createTableMs", "0"},
-		Ready: tcpReady(cfg.dynalite),
-	}); err != nil {
+	if err := s.startProc(ctx, emulators.Dynalite(bins.dynalite, cfg.dynalite)); err != nil {
 		return nil, err
 	}
 	if err := s.createTable(ctx); err != nil {
@@ -162,11 +158,7 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 		_ = snsLn.Close()
 		return nil, err
 	}
-	if err := s.startProc(ctx, procs.Spec{
-		Name: "goaws", Path: bins.goaws,
-		Args:  []string{"-config", goawsConfig, "-addr", cfg.goaws},
-		Ready: tcpReady(cfg.goaws),
-	}); err != nil {
+	if err := s.startProc(ctx, emulators.Goaws(bins.goaws, goawsConfig, cfg.goaws)); err != nil {
 		_ = snsLn.Close()
 		return nil, err
 	}
@@ -361,7 +353,7 @@ func (s *stack) startJaeger(ctx context.Context, bin jaegerBinary) error {
 			if _, err := s.jaeger.Services(ctx); err != nil {
 				return err
 			}
-			return tcpReady(s.cfg.otlp)(ctx)
+			return emulators.TCPReady(s.cfg.otlp)(ctx)
 		},
 	})
 }
@@ -522,17 +514,6 @@ func functionEnv(cfg settings, name string) map[string]string {
 		env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
 	}
 	return env
-}
-
-func tcpReady(addr string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	}
 }
 
 // awsSpans holds one tracer provider per AWS service node (the API stage,

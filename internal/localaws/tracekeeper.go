@@ -3,6 +3,7 @@ package localaws
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -62,7 +63,9 @@ func NewTraceKeeper(target *url.URL, tracers Tracers) *TraceKeeper {
 			r.SetURL(target)
 			r.Out.Host = r.In.Host
 		},
-		ModifyResponse: k.recordSQS,
+		ModifyResponse: func(resp *http.Response) error {
+			return errors.Join(k.recordSQS(resp), requestIDHeader(resp))
+		},
 	}
 	return k
 }
@@ -182,6 +185,29 @@ func (k *TraceKeeper) recordSQS(resp *http.Response) error {
 	}
 	if json.Unmarshal(body, &out) == nil && out.MessageID != "" {
 		k.keep(out.MessageID, header)
+	}
+	return nil
+}
+
+// requestIDHeader copies the request ID of a query-protocol answer (SNS)
+// from its body's ResponseMetadata into the x-amzn-RequestId header, where
+// AWS sends it too and where the AWS SDK for Go reads it (its
+// RequestIDRetriever middleware): goaws writes it in the body only, so the
+// SDK, and the trace, would have none.
+func requestIDHeader(resp *http.Response) error {
+	if resp.Header.Get("X-Amzn-Requestid") != "" || !isForm(resp.Request) {
+		return nil
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	_, rest, ok := strings.Cut(string(body), "<RequestId>")
+	id, _, closed := strings.Cut(rest, "</RequestId>")
+	if ok && closed && id != "" {
+		resp.Header.Set("X-Amzn-Requestid", strings.TrimSpace(id))
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package localaws_test
 
 import (
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
@@ -163,5 +165,27 @@ func TestUntracedCallsPassThrough(t *testing.T) {
 	}
 	if form := upstream.Requests()[0].Form; form.Has(entry(1, "Name")) {
 		t.Errorf("an untraced Publish got attributes: %v", form)
+	}
+}
+
+// TestRequestIDMovedToTheHeader: an emulator that writes the request ID in
+// the body only (goaws) still gives the SDK, and so the span, an ID.
+func TestRequestIDMovedToTheHeader(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = io.WriteString(w, `<PublishResponse><PublishResult><MessageId>m-1</MessageId></PublishResult><ResponseMetadata><RequestId>req-42</RequestId></ResponseMetadata></PublishResponse>`)
+	}))
+	t.Cleanup(upstream.Close)
+	target, _ := url.Parse(upstream.URL)
+	proxy := httptest.NewServer(localaws.NewTraceKeeper(target, func(string) trace.Tracer { panic("untraced") }))
+	t.Cleanup(proxy.Close)
+	resp, err := http.Post(proxy.URL, "application/x-www-form-urlencoded", strings.NewReader("Action=Publish&Message=x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if got := resp.Header.Get("X-Amzn-Requestid"); got != "req-42" || !strings.Contains(string(body), "m-1") {
+		t.Errorf("x-amzn-RequestId %q, body %s; want req-42 and the body intact", got, body)
 	}
 }

@@ -15,13 +15,17 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.opentelemetry.io/otel/trace"
 
-	"github.com/xray-tracer/xray-tracer/internal/awstest"
+	"github.com/xray-tracer/xray-tracer/internal/lambdaevents"
+	"github.com/xray-tracer/xray-tracer/internal/localaws"
 	"github.com/xray-tracer/xray-tracer/internal/sandbox"
 )
 
 // Region is the region the harness runs the pattern in.
-const Region = awstest.Region
+const Region = "eu-west-1"
 
 // Account is the account of every ARN the harness makes.
 const Account = "123456789012"
@@ -36,7 +40,6 @@ const (
 	fanoutTopicID = "arn:aws:sns:" + Region + ":" + Account + ":" + FanoutTopic
 	secondTopicID = "arn:aws:sns:" + Region + ":" + Account + ":" + SecondTopic
 	queueARN      = "arn:aws:sqs:" + Region + ":" + Account + ":" + QueueName
-	queueURL      = "https://sqs." + Region + ".amazonaws.com/" + Account + "/" + QueueName
 )
 
 // FanoutSubscribers are the functions subscribed to the fan-out topic.
@@ -62,22 +65,26 @@ type PatternConfig struct {
 // segments these AWS services record with active tracing.
 type Pattern struct {
 	cfg     PatternConfig
-	aws     *awstest.Server
+	aws     *backends
 	target  *http.Server
 	lambdas map[string]*sandbox.Lambda
 }
 
 // StartPattern starts every function (they are ready when it returns).
 func StartPattern(ctx context.Context, cfg PatternConfig) (*Pattern, error) {
-	p := &Pattern{cfg: cfg, aws: awstest.Start(), lambdas: map[string]*sandbox.Lambda{}}
+	stderr := cfg.Stderr
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	p := &Pattern{cfg: cfg, lambdas: map[string]*sandbox.Lambda{}}
+	var err error
+	if p.aws, err = startBackends(ctx, stderr); err != nil {
+		return nil, err
+	}
 	targetURL, err := p.startTarget()
 	if err != nil {
 		p.Close()
 		return nil, err
-	}
-	stderr := cfg.Stderr
-	if stderr == nil {
-		stderr = io.Discard
 	}
 	for _, name := range Functions {
 		bin, ok := cfg.Bootstraps[name]
@@ -87,12 +94,13 @@ func StartPattern(ctx context.Context, cfg PatternConfig) (*Pattern, error) {
 		}
 		env := map[string]string{
 			"OTEL_SERVICE_NAME": name,
-			"AWS_ENDPOINT_URL":  p.aws.URL,
 			"TABLE_NAME":        TableName,
-			"QUEUE_URL":         queueURL,
 			"TOPIC_ARN":         secondTopicID,
 			"TARGET_URL":        targetURL,
 			"FAILURE_RATE":      strconv.FormatFloat(cfg.HTTPFailureRate, 'g', -1, 64),
+		}
+		for k, v := range p.aws.env {
+			env[k] = v
 		}
 		for k, v := range cfg.Env {
 			env[k] = v
@@ -115,7 +123,9 @@ func (p *Pattern) Close() {
 	if p.target != nil {
 		_ = p.target.Close()
 	}
-	p.aws.Close()
+	if p.aws != nil {
+		p.aws.close()
+	}
 }
 
 // startTarget serves the http function's external API on a loopback port.
@@ -162,7 +172,6 @@ func (p *Pattern) Request(ctx context.Context, path string) (Request, error) {
 	start := now()
 	apiID, integrationID := newSegmentID(), newSegmentID()
 	topicID := newSegmentID()
-	before := len(p.aws.Requests())
 
 	// API Gateway's stage segment, with the subsegment of its SNS
 	// integration, and the fan-out topic's segment under it: what X-Ray
@@ -196,33 +205,51 @@ func (p *Pattern) Request(ctx context.Context, path string) (Request, error) {
 	api.EndTime, api.Subsegments[0].EndTime, topic.EndTime = end, end, end
 	p.cfg.XRay.Add(api, topic)
 
-	// What the functions sent on: the sqs function's message and
-	// sns-publish's publish, each with the X-Amzn-Trace-Id of its call.
-	for _, r := range p.aws.Requests()[before:] {
-		header := r.Header.Get("X-Amzn-Trace-Id")
-		switch r.Operation {
-		case "SendMessage":
-			body, _ := r.JSON["MessageBody"].(string)
-			inv, err := p.invokeFromSQS(ctx, body, header)
-			req.Invocations = append(req.Invocations, inv)
-			errs = append(errs, err)
-		case "Publish":
-			root, parent, ok := parseHeader(header)
-			if !ok {
-				errs = append(errs, fmt.Errorf("sns-publish published without a trace header (%q)", header))
-				continue
-			}
-			topicID := newSegmentID()
-			t := now()
-			inv, err := p.invokeFromSNS(ctx, "sns-subscribe", root, topicID, secondTopicID, r.Form.Get("Message"))
-			p.cfg.XRay.Add(Segment{
-				Name: SecondTopic, ID: topicID, TraceID: root, ParentID: parent,
-				Origin: "AWS::SNS", ResourceARN: secondTopicID, StartTime: t, EndTime: now(),
-			})
-			req.Invocations = append(req.Invocations, inv)
-			errs = append(errs, err)
-		}
+	// What the functions sent on, as SQS and SNS hand it over: the sqs
+	// function's message, with the AWSTraceHeader SQS set from its
+	// SendMessage call, and sns-publish's notification, which SNS delivers
+	// in the trace of the topic's segment (the keeper's topic span, whose
+	// parent is the Publish call).
+	msg, err := p.aws.receive(ctx, p.aws.queue)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("the sqs function's message: %w", err))
+	} else {
+		header, _ := p.aws.keeper.AWSTraceHeader(aws.ToString(msg.MessageId))
+		inv, err := p.invokeFromSQS(ctx, msg, header)
+		req.Invocations = append(req.Invocations, inv)
+		errs = append(errs, err)
 	}
+	note, err := p.aws.receive(ctx, p.aws.deliver)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("sns-publish's notification: %w", err))
+		return req, errors.Join(errs...)
+	}
+	n, err := lambdaevents.ParseNotification([]byte(aws.ToString(note.Body)))
+	if err != nil {
+		return req, errors.Join(append(errs, err)...)
+	}
+	a := n.MessageAttributes[localaws.TraceHeaderAttribute]
+	header := a.Value
+	if header == "" {
+		header = a.StringValue
+	}
+	sc, err := localaws.ParseTraceHeader(header)
+	if err != nil {
+		return req, errors.Join(append(errs, fmt.Errorf("sns-publish published without a trace header: %w", err))...)
+	}
+	topicSpan, ok := p.aws.topicSpan(sc.SpanID())
+	if !ok {
+		return req, errors.Join(append(errs, fmt.Errorf("no topic span %s", sc.SpanID()))...)
+	}
+	root := xrayTraceID(sc.TraceID())
+	t := now()
+	inv, err := p.invokeFromSNS(ctx, "sns-subscribe", root, sc.SpanID().String(), secondTopicID, n.Message)
+	p.cfg.XRay.Add(Segment{
+		Name: SecondTopic, ID: sc.SpanID().String(), TraceID: root, ParentID: topicSpan.Parent.SpanID().String(),
+		Origin: "AWS::SNS", ResourceARN: secondTopicID, StartTime: t, EndTime: now(),
+	})
+	req.Invocations = append(req.Invocations, inv)
+	errs = append(errs, err)
 	return req, errors.Join(errs...)
 }
 
@@ -245,28 +272,20 @@ func (p *Pattern) invokeFromSNS(ctx context.Context, name, traceID, topicSegment
 }
 
 // invokeFromSQS invokes sqs-subscribe as the SQS event source mapping does:
-// a batch of one record carrying the AWSTraceHeader that SQS set from the
-// sender's X-Amzn-Trace-Id. Lambda starts a new trace for the batch and links
-// it to the senders' traces.
+// a batch of one record, the message as received, carrying the
+// AWSTraceHeader that SQS set from the sender's X-Amzn-Trace-Id. Lambda
+// starts a new trace for the batch and links it to the senders' traces.
 // https://docs.aws.amazon.com/xray/latest/devguide/xray-tracelinking.html
-func (p *Pattern) invokeFromSQS(ctx context.Context, body, header string) (Invocation, error) {
-	rec := events.SQSMessage{
-		MessageId:      newSegmentID(),
-		ReceiptHandle:  "AQEB" + newSegmentID(),
-		Body:           body,
-		Attributes:     map[string]string{"ApproximateReceiveCount": "1", "SentTimestamp": strconv.FormatInt(time.Now().UnixMilli(), 10)},
-		EventSource:    "aws:sqs",
-		EventSourceARN: queueARN,
-		AWSRegion:      Region,
-	}
+func (p *Pattern) invokeFromSQS(ctx context.Context, msg sqstypes.Message, header string) (Invocation, error) {
+	ev := lambdaevents.SQSEvent([]sqstypes.Message{msg}, queueARN, Region)
 	var links []Link
 	if header != "" {
-		rec.Attributes["AWSTraceHeader"] = header
+		ev.Records[0].Attributes["AWSTraceHeader"] = header
 		if root, parent, ok := parseHeader(header); ok {
 			links = append(links, Link{TraceID: root, ID: parent})
 		}
 	}
-	return p.invoke(ctx, "sqs-subscribe", events.SQSEvent{Records: []events.SQSMessage{rec}}, newTraceID(), "", links)
+	return p.invoke(ctx, "sqs-subscribe", ev, newTraceID(), "", links)
 }
 
 // invoke runs one invocation as Lambda does with active tracing: it records
@@ -320,6 +339,12 @@ func newTraceID() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("1-%08x-%s", time.Now().Unix(), hex.EncodeToString(b))
+}
+
+// xrayTraceID writes a trace id in X-Ray's form, 1-xxxxxxxx-….
+func xrayTraceID(id trace.TraceID) string {
+	h := id.String()
+	return "1-" + h[:8] + "-" + h[8:]
 }
 
 // newSegmentID returns a 64-bit id in hex, as X-Ray wants segment ids.
