@@ -19,10 +19,22 @@ import (
 )
 
 // BuildGoaws builds tools/goaws into out unless out is newer than the
-// module's go.mod, go.sum and main.go.
+// module's go.mod, go.sum and main.go. Like InstallDynalite, one process
+// builds while the others wait.
 func BuildGoaws(ctx context.Context, root, out string) error {
 	dir := filepath.Join(root, "tools", "goaws")
-	if UpToDate(out, filepath.Join(dir, "go.mod"), filepath.Join(dir, "go.sum"), filepath.Join(dir, "main.go")) {
+	upToDate := func() bool {
+		return UpToDate(out, filepath.Join(dir, "go.mod"), filepath.Join(dir, "go.sum"), filepath.Join(dir, "main.go"))
+	}
+	if upToDate() {
+		return nil
+	}
+	unlock, err := lock(filepath.Join(dir, ".build.lock"))
+	if err != nil {
+		return fmt.Errorf("goaws: %w", err)
+	}
+	defer unlock()
+	if upToDate() {
 		return nil
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, ".")
@@ -50,15 +62,11 @@ func InstallDynalite(ctx context.Context, root string, say func(string, ...any))
 	if _, err := exec.LookPath("npm"); err != nil {
 		return "", errors.New("the DynamoDB emulator (dynalite) needs Node.js and npm: install them (Debian: apt-get install nodejs npm)")
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := lock(filepath.Join(dir, ".install.lock"))
 	if err != nil {
 		return "", fmt.Errorf("dynalite: %w", err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", fmt.Errorf("dynalite: lock: %w", err)
-	}
-	defer func() { _ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) }()
+	defer unlock()
 	if installed() { // another process did it while this one waited
 		return cli, nil
 	}
@@ -71,6 +79,23 @@ func InstallDynalite(ctx context.Context, root string, say func(string, ...any))
 		return "", fmt.Errorf("npm ci in tools/dynalite: %w\n%s", err, b)
 	}
 	return cli, nil
+}
+
+// lock takes an exclusive lock on the file at path, made if missing, and
+// returns what releases it.
+func lock(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		_ = f.Close()
+	}, nil
 }
 
 // Dynalite is the spec of a dynalite process on addr, in memory.
