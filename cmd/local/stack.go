@@ -447,16 +447,7 @@ func (s *stack) createTable(ctx context.Context) error {
 	s.ddb = dynamodb.NewFromConfig(s.awsConfig(), func(o *dynamodb.Options) {
 		o.BaseEndpoint = aws.String("http://" + s.cfg.dynalite)
 	})
-	_, err := s.ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(tableName),
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("path"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("path"), KeyType: ddbtypes.KeyTypeHash}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	})
-	if err != nil {
-		return fmt.Errorf("dynalite: create table %s: %w", tableName, err)
-	}
-	return nil
+	return emulators.CreateHitsTable(ctx, s.ddb, tableName)
 }
 
 // hits reads every path's count from the table.

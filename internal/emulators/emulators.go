@@ -15,6 +15,10 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/xray-tracer/xray-tracer/internal/procs"
 )
 
@@ -79,6 +83,21 @@ func InstallDynalite(ctx context.Context, root string, say func(string, ...any))
 		return "", fmt.Errorf("npm ci in tools/dynalite: %w\n%s", err, b)
 	}
 	return cli, nil
+}
+
+// CreateHitsTable creates the pattern's table of hits in db as
+// deploy/sam/template.yaml defines it: key "path" (a string), on demand.
+func CreateHitsTable(ctx context.Context, db *dynamodb.Client, name string) error {
+	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("path"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("path"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	})
+	if err != nil {
+		return fmt.Errorf("dynalite: create table %s: %w", name, err)
+	}
+	return nil
 }
 
 // lock takes an exclusive lock on the file at path, made if missing, and

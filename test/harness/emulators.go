@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -86,13 +85,8 @@ func startBackends(ctx context.Context, out io.Writer) (_ *backends, err error) 
 	b.procs = append(b.procs, p)
 	cfg := aws.Config{Region: Region, Credentials: credentials.NewStaticCredentialsProvider("harness", "harness", "")}
 	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String("http://" + dynAddr) })
-	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(TableName),
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("path"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("path"), KeyType: ddbtypes.KeyTypeHash}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	}); err != nil {
-		return nil, fmt.Errorf("dynalite: create table: %w", err)
+	if err := emulators.CreateHitsTable(ctx, db, TableName); err != nil {
+		return nil, err
 	}
 
 	b.tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(b.topics))
