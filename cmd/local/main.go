@@ -249,7 +249,15 @@ func (s *stack) printURLs(j jaegerBinary) {
 	s.say("  API        http://%s/  (GET any path: it is published to the fan-out topic)", s.cfg.api)
 	switch {
 	case !s.cfg.jaeger:
-		s.say("  traces     printed by each function (OTEL_TRACES_EXPORTER=%s)", os.Getenv("OTEL_TRACES_EXPORTER"))
+		exporters := os.Getenv("OTEL_TRACES_EXPORTER")
+		switch {
+		case strings.Contains(exporters, "console"):
+			s.say("  traces     printed by each function as it ends them (OTEL_TRACES_EXPORTER=%s)", exporters)
+		case strings.TrimSpace(exporters) == "none":
+			s.say("  traces     dropped (OTEL_TRACES_EXPORTER=none); no Jaeger started")
+		default:
+			s.say("  traces     sent where OTEL_TRACES_EXPORTER=%s says (xrayudp: to AWS_XRAY_DAEMON_ADDRESS, 127.0.0.1:2000 unless set); no Jaeger started", exporters)
+		}
 	case j.hasUI:
 		s.say("  Jaeger UI  http://%s/", s.cfg.jaegerUI)
 	default:
