@@ -358,6 +358,52 @@ func checkRedrive(t *testing.T, addr string) {
 	}
 }
 
+// TestLocalStackConsole: the exporter is swapped by the environment only;
+// with the console exporter no Jaeger starts and each function prints its
+// part of every trace as a waterfall tree.
+func TestLocalStackConsole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole local stack")
+	}
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "local")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/local")
+	build.Dir = root
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build cmd/local: %v\n%s", err, b)
+	}
+	args := []string{"-out", t.TempDir(), "-requests", "2", "-exit"}
+	for _, flag := range []string{"api", "goaws", "dynalite"} {
+		args = append(args, "-"+flag, freeAddr(t))
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=console", "FAILURE_RATE=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("runner: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"traces     printed by each function",
+		"       dynamo | trace 1-",
+		"DynamoDB.UpdateItem (client)",
+		"  sns-publish |       SNS.Publish (client)",
+		"sqs-subscribe |     process_message",
+		"complete traces (every function invoked; the traces themselves went to console): 2 of 2",
+		"stopped: every process ended",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "starting Jaeger") {
+		t.Errorf("Jaeger started with the console exporter")
+	}
+}
+
 // rawStatus sends a request line as written, and reads the status.
 func rawStatus(t *testing.T, addr, method, path string) int {
 	t.Helper()
