@@ -1,8 +1,9 @@
 // Package awstest is a stand-in for the AWS APIs that the pattern's functions
 // call (DynamoDB UpdateItem, SQS SendMessage, SNS Publish), for tests:
 // an httptest server that answers in each service's wire protocol and keeps
-// every request it got. The fidelity harness (test/harness) answers the
-// functions' AWS calls with it too, until real emulators take its place there.
+// every request it got. The unit tests use it; the fidelity harness and the
+// local stack run the functions against the real emulators
+// (internal/emulators).
 //
 // The protocols, as the AWS API references document them and the AWS SDK for
 // Go v2 speaks them:
