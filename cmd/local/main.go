@@ -46,6 +46,7 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/emulators"
 	"github.com/xray-tracer/xray-tracer/internal/localaws"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
+	"github.com/xray-tracer/xray-tracer/internal/pattern"
 )
 
 // settings are the runner's flags.
@@ -117,7 +118,19 @@ func run(ctx context.Context, cfg settings, stdin io.Reader) error {
 	}
 	exporter := strings.TrimSpace(os.Getenv("OTEL_TRACES_EXPORTER"))
 	cfg.jaeger = exporter == "" || exporter == "otlp"
-	root, err := repoRoot()
+	if cfg.jaeger {
+		// OTLP goes to the local Jaeger: the functions' (which get the
+		// runner's OTEL_* variables) and the runner's own AWS-side spans.
+		for k, v := range map[string]string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + cfg.otlp,
+			"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+		} {
+			if err := os.Setenv(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	root, err := pattern.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -207,7 +220,7 @@ func prepare(ctx context.Context, root string, cfg settings, say func(string, ..
 	b := binaries{goaws: filepath.Join(bin, "goaws")}
 	say("building the functions")
 	var err error
-	if b.functions, err = buildFunctions(ctx, root, filepath.Join(bin, "local")); err != nil {
+	if b.functions, err = pattern.Build(ctx, root, filepath.Join(bin, "local", "functions")); err != nil {
 		return b, err
 	}
 	if err := emulators.BuildGoaws(ctx, root, b.goaws); err != nil {
@@ -568,7 +581,7 @@ func (s *stack) checkInvocations(_ context.Context, id trace.TraceID) string {
 		}
 	}
 	var lack []string
-	for _, fn := range functions {
+	for _, fn := range pattern.Functions {
 		if !invoked[fn] {
 			lack = append(lack, fn)
 		}

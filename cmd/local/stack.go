@@ -24,8 +24,6 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
@@ -34,6 +32,7 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/jaegerapi"
 	"github.com/xray-tracer/xray-tracer/internal/localaws"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
+	"github.com/xray-tracer/xray-tracer/internal/pattern"
 	"github.com/xray-tracer/xray-tracer/internal/procs"
 	"github.com/xray-tracer/xray-tracer/internal/sandbox"
 )
@@ -171,10 +170,10 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 	}
 	queueURL := aws.ToString(q.QueueUrl)
 
-	say("starting the functions (%d sandboxes each): %s", cfg.concurrency, strings.Join(functions, ", "))
+	say("starting the functions (%d sandboxes each): %s", cfg.concurrency, strings.Join(pattern.Functions, ", "))
 	var fns []sandbox.Function
-	for _, name := range functions {
-		env := functionEnv(cfg, name)
+	for _, name := range pattern.Functions {
+		env := functionEnv(name)
 		env["AWS_ENDPOINT_URL_SNS"] = keeperURL
 		env["AWS_ENDPOINT_URL_SQS"] = keeperURL
 		env["AWS_ENDPOINT_URL_DYNAMODB"] = "http://" + cfg.dynalite
@@ -491,18 +490,15 @@ func localAWS() []func(*config.LoadOptions) error {
 }
 
 // functionEnv is what a function gets from the runner's environment: the
-// OpenTelemetry variables and FAILURE_RATE, and OTLP to the local Jaeger.
-func functionEnv(cfg settings, name string) map[string]string {
+// OpenTelemetry variables (OTLP to the local Jaeger, see run) and
+// FAILURE_RATE.
+func functionEnv(name string) map[string]string {
 	env := map[string]string{"OTEL_SERVICE_NAME": name}
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(k, "OTEL_") || k == "FAILURE_RATE" {
 			env[k] = v
 		}
-	}
-	if cfg.jaeger {
-		env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + cfg.otlp
-		env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
 	}
 	return env
 }
@@ -548,15 +544,13 @@ func (a *awsSpans) tracing(service string) (*otelsetup.Tracing, error) {
 	if t, ok := a.byID[service]; ok {
 		return t, nil
 	}
-	var exp sdktrace.SpanExporter = tracetest.NewNoopExporter()
-	if a.cfg.jaeger {
-		var err error
-		exp, err = otlptracehttp.New(a.ctx, otlptracehttp.WithEndpointURL("http://"+a.cfg.otlp+"/v1/traces"))
-		if err != nil {
-			return nil, err
-		}
+	// With Jaeger, the exporter the environment names (run points it at
+	// Jaeger, as for the functions); otherwise spans are made but dropped.
+	opts := []otelsetup.Option{otelsetup.WithServiceName(service)}
+	if !a.cfg.jaeger {
+		opts = append(opts, otelsetup.WithExporter(tracetest.NewNoopExporter()))
 	}
-	t, err := otelsetup.Setup(a.ctx, otelsetup.WithServiceName(service), otelsetup.WithExporter(exp))
+	t, err := otelsetup.Setup(a.ctx, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -567,7 +561,8 @@ func (a *awsSpans) tracing(service string) (*otelsetup.Tracing, error) {
 func (a *awsSpans) tracer(service string) trace.Tracer {
 	t, err := a.tracing(service)
 	if err != nil {
-		// Only the exporter's options can fail, and they are fixed.
+		// Setup reads the same settings for every service, and they were
+		// read once already, for the API's, before anything was served.
 		panic(fmt.Sprintf("tracing for %s: %v", service, err))
 	}
 	return t.TracerProvider().Tracer("github.com/xray-tracer/xray-tracer/cmd/local")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/localaws"
@@ -45,7 +46,7 @@ const fanout = "arn:aws:sns:us-east-1:123456789012:fan-out"
 
 type snsRig struct {
 	url   string
-	spans func() map[string]trace.SpanContext // by name: parent of each
+	spans func() map[string]tracetest.SpanStub // the recorded spans, by name
 	invs  chan localaws.Invocation
 }
 
@@ -70,11 +71,11 @@ func newSNSRig(t *testing.T, pkg string) *snsRig {
 	return &snsRig{
 		url:  srv.URL + localaws.Path(localaws.Subscription{TopicARN: fanout, Function: "echo"}),
 		invs: invs,
-		spans: func() map[string]trace.SpanContext {
+		spans: func() map[string]tracetest.SpanStub {
 			tr.Flush(t.Context())
-			out := map[string]trace.SpanContext{}
+			out := map[string]tracetest.SpanStub{}
 			for _, s := range exp.GetSpans() {
-				out[s.Name] = s.SpanContext
+				out[s.Name] = s
 			}
 			return out
 		},
@@ -132,13 +133,21 @@ func TestSNSEndpointInvokesInTheTopicsTrace(t *testing.T) {
 	if _, ok := rec.SNS.MessageAttributes[localaws.TraceHeaderAttribute]; ok || rec.SNS.MessageAttributes["own"] == nil {
 		t.Errorf("message attributes = %v, want the caller's only", rec.SNS.MessageAttributes)
 	}
-	lambdaSpan := r.spans()["echo"]
+	lambdaSpan, ok := r.spans()["echo"]
+	if !ok {
+		t.Fatal("no span of the Lambda service for the invocation")
+	}
+	// Lambda's span continues the topic's (the header's Parent)…
+	if p := lambdaSpan.Parent; p.TraceID().String() != "6b0652bc3d8dbcca3b428f42645ea3e6" || p.SpanID().String() != "53995c3f42cd8ad8" || !p.IsRemote() {
+		t.Errorf("Lambda span's parent %v, want the topic's span 53995c3f42cd8ad8 in its trace", p)
+	}
+	// …and the function continues Lambda's.
 	got, err := localaws.ParseTraceHeader(out.TraceID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.TraceID().String() != "6b0652bc3d8dbcca3b428f42645ea3e6" || got.SpanID() != lambdaSpan.SpanID() {
-		t.Errorf("the function's trace header %q, want the topic's trace with Parent = the Lambda span %s", out.TraceID, lambdaSpan.SpanID())
+	if got.TraceID() != lambdaSpan.SpanContext.TraceID() || got.SpanID() != lambdaSpan.SpanContext.SpanID() {
+		t.Errorf("the function's trace header %q, want the topic's trace with Parent = the Lambda span %s", out.TraceID, lambdaSpan.SpanContext.SpanID())
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -26,6 +27,7 @@ type invocationProcessor struct {
 	spans   []sdktrace.ReadOnlySpan
 	dropped int
 	early   sync.WaitGroup // background exports under way
+	pending atomic.Int32   // how many: a flush waits only when there are some
 	errs    []error        // theirs, for the next flush
 }
 
@@ -54,7 +56,9 @@ func (p *invocationProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if len(p.spans) >= exportAt {
 		batch := p.spans
 		p.spans = nil
+		p.pending.Add(1)
 		p.early.Go(func() {
+			defer p.pending.Add(-1)
 			// Bounded by the exporter's own timeout; the flush that waits
 			// for it is bounded by its deadline.
 			if err := p.exp.ExportSpans(context.Background(), batch); err != nil {
@@ -83,15 +87,17 @@ func (p *invocationProcessor) ForceFlush(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	done := make(chan struct{})
-	go func() {
-		p.early.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		errs = append(errs, fmt.Errorf("otelsetup: background exports still under way: %w", ctx.Err()))
+	if p.pending.Load() > 0 {
+		done := make(chan struct{})
+		go func() {
+			p.early.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("otelsetup: background exports still under way: %w", ctx.Err()))
+		}
 	}
 	p.mu.Lock()
 	errs = append(errs, p.errs...)

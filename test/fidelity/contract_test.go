@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xray-tracer/xray-tracer/internal/pattern"
 	"github.com/xray-tracer/xray-tracer/test/harness"
 )
 
@@ -174,7 +175,7 @@ func checkParents(t *testing.T, docs []harness.Segment) {
 // own: each function's node is Lambda's, with the spans beneath it.
 func checkOneNodePerFunction(t *testing.T, docs []harness.Segment) {
 	m := harness.BuildServiceMap(docs)
-	for _, fn := range harness.Functions {
+	for _, fn := range pattern.Functions {
 		var types []string
 		for n := range m.Nodes {
 			if n.Name == fn {

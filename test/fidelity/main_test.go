@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xray-tracer/xray-tracer/internal/pattern"
 	"github.com/xray-tracer/xray-tracer/test/harness"
 )
 
@@ -31,7 +32,7 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	var err error
-	if repoRoot, err = harness.RepoRoot(); err != nil {
+	if repoRoot, err = pattern.RepoRoot(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -43,7 +44,7 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 
 	start := time.Now()
-	if bootstraps, err = harness.BuildFunctions(ctx, repoRoot, filepath.Join(dir, "functions")); err != nil {
+	if bootstraps, err = pattern.Build(ctx, repoRoot, filepath.Join(dir, "functions")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/xray-tracer/xray-tracer/internal/emulators"
 	"github.com/xray-tracer/xray-tracer/internal/localaws"
+	"github.com/xray-tracer/xray-tracer/internal/pattern"
 	"github.com/xray-tracer/xray-tracer/internal/procs"
 )
 
@@ -56,7 +57,7 @@ func startBackends(ctx context.Context, out io.Writer) (_ *backends, err error) 
 			b.close()
 		}
 	}()
-	root, err := RepoRoot()
+	root, err := pattern.RepoRoot()
 	if err != nil {
 		return nil, err
 	}

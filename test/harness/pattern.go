@@ -21,6 +21,7 @@ import (
 
 	"github.com/xray-tracer/xray-tracer/internal/lambdaevents"
 	"github.com/xray-tracer/xray-tracer/internal/localaws"
+	"github.com/xray-tracer/xray-tracer/internal/pattern"
 	"github.com/xray-tracer/xray-tracer/internal/sandbox"
 )
 
@@ -86,7 +87,7 @@ func StartPattern(ctx context.Context, cfg PatternConfig) (*Pattern, error) {
 		p.Close()
 		return nil, err
 	}
-	for _, name := range Functions {
+	for _, name := range pattern.Functions {
 		bin, ok := cfg.Bootstraps[name]
 		if !ok {
 			p.Close()

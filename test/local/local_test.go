@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -30,7 +31,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/jaegerapi"
-	"github.com/xray-tracer/xray-tracer/test/harness"
+	"github.com/xray-tracer/xray-tracer/internal/pattern"
 )
 
 // readyWithin bounds the runner's start: on a fresh machine it builds
@@ -48,20 +49,28 @@ type runner struct {
 	done  chan error
 }
 
-// startRunner builds cmd/local and starts it on free ports, with extra
-// flags, and waits until it says it is ready.
-func startRunner(t *testing.T, extra ...string) *runner {
+// buildRunner builds cmd/local, and returns the repository's root (where
+// it runs) and the binary.
+func buildRunner(t *testing.T) (root, bin string) {
 	t.Helper()
-	root, err := harness.RepoRoot()
+	root, err := pattern.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "local")
+	bin = filepath.Join(t.TempDir(), "local")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/local")
 	build.Dir = root
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build cmd/local: %v\n%s", err, b)
 	}
+	return root, bin
+}
+
+// startRunner builds cmd/local and starts it on free ports, with extra
+// flags, and waits until it says it is ready.
+func startRunner(t *testing.T, extra ...string) *runner {
+	t.Helper()
+	root, bin := buildRunner(t)
 
 	r := &runner{out: t.TempDir(), addrs: map[string]string{}, lines: make(chan string, 1000), log: &strings.Builder{}, logMu: &sync.Mutex{}, done: make(chan error, 1)}
 	args := []string{"-out", r.out}
@@ -256,12 +265,12 @@ func TestLocalStack(t *testing.T) {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			got = scanHits(t, r.addrs["dynalite"])
-			if equal(got, want) || time.Now().After(deadline) {
+			if maps.Equal(got, want) || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
-		if !equal(got, want) {
+		if !maps.Equal(got, want) {
 			t.Errorf("Hits = %v, want %v", got, want)
 		}
 	})
@@ -365,16 +374,7 @@ func TestLocalStackConsole(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole local stack")
 	}
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "local")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/local")
-	build.Dir = root
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build cmd/local: %v\n%s", err, b)
-	}
+	root, bin := buildRunner(t)
 	args := []string{"-out", t.TempDir(), "-requests", "2", "-exit"}
 	for _, flag := range []string{"api", "goaws", "dynalite"} {
 		args = append(args, "-"+flag, freeAddr(t))
@@ -529,18 +529,6 @@ func scanHits(t *testing.T, addr string) map[string]int {
 		}
 	}
 	return got
-}
-
-func equal(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func readPIDs(t *testing.T, dir string) []int {

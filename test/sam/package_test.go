@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/xray-tracer/xray-tracer/test/harness"
+	"github.com/xray-tracer/xray-tracer/internal/pattern"
 )
 
 // TestPackage builds every artifact with make package, as sam build would lay
@@ -16,7 +16,7 @@ import (
 // bootstrap, and the collector config the ADOT layer loads, equal to the
 // repository's collector.yaml.
 func TestPackage(t *testing.T) {
-	root, err := harness.RepoRoot()
+	root, err := pattern.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

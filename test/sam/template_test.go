@@ -15,7 +15,7 @@ import (
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/intrinsics"
 
-	"github.com/xray-tracer/xray-tracer/test/harness"
+	"github.com/xray-tracer/xray-tracer/internal/pattern"
 )
 
 // The ADOT collector layer the template uses by default: ADOT Lambda v0.43.0,
@@ -133,7 +133,7 @@ func parseTemplateFor(t *testing.T, path string, conditions map[string]bool) tem
 
 func templatePath(t *testing.T) string {
 	t.Helper()
-	root, err := harness.RepoRoot()
+	root, err := pattern.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

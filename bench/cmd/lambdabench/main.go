@@ -36,6 +36,7 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 
+	"github.com/xray-tracer/xray-tracer/internal/pattern"
 	"github.com/xray-tracer/xray-tracer/internal/sandbox"
 )
 
@@ -75,7 +76,7 @@ func main() {
 }
 
 func run(ctx context.Context, p plan, isShort bool, out string) error {
-	root, err := repoRoot()
+	root, err := pattern.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -510,23 +511,4 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%s/%s, %d cores (%s)", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), model)
-}
-
-// repoRoot is the nearest directory above the working directory holding
-// bench/go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "bench", "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run inside the xray-tracer repository")
-		}
-		dir = parent
-	}
 }

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xray-tracer/xray-tracer/internal/pattern"
 	"github.com/xray-tracer/xray-tracer/test/harness"
 )
 
@@ -39,7 +40,7 @@ func run(variant string, paths []string, out string) error {
 	defer cancel()
 	progress := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "xray-segments: "+format+"\n", args...) }
 
-	root, err := harness.RepoRoot()
+	root, err := pattern.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func run(variant string, paths []string, out string) error {
 	}
 	defer os.RemoveAll(work)
 	progress("building the functions and the %s collector (the collector takes minutes the first time)", variant)
-	bootstraps, err := harness.BuildFunctions(ctx, root, filepath.Join(work, "functions"))
+	bootstraps, err := pattern.Build(ctx, root, filepath.Join(work, "functions"))
 	if err != nil {
 		return err
 	}
