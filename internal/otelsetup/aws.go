@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -109,7 +108,10 @@ func (t *Tracing) InstrumentAWS(cfg *aws.Config) {
 				ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler,
 			) (middleware.FinalizeOutput, middleware.Metadata, error) {
 				if req, ok := in.Request.(*smithyhttp.Request); ok {
-					xray.Propagator{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
+					// Whatever else the header held (Lineage, which the
+					// SDK copies from _X_AMZN_TRACE_ID) goes on with it.
+					ctx := withExtraFields(ctx, req.Header.Get(traceHeaderName))
+					XRayPropagator{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
 				}
 				return next.HandleFinalize(ctx, in)
 			}), middleware.After),

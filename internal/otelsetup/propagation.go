@@ -6,7 +6,7 @@ import (
 	"os"
 	"strings"
 
-	"go.opentelemetry.io/contrib/propagators/aws/xray"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -35,7 +35,7 @@ func propagatorFromEnv(names string) (propagation.TextMapPropagator, error) {
 		case "baggage":
 			props = append(props, propagation.Baggage{})
 		case "xray":
-			props = append(props, xray.Propagator{})
+			props = append(props, XRayPropagator{})
 		case "none":
 			return propagation.NewCompositeTextMapPropagator(), nil
 		default:
@@ -45,10 +45,15 @@ func propagatorFromEnv(names string) (propagation.TextMapPropagator, error) {
 	return propagation.NewCompositeTextMapPropagator(props...), nil
 }
 
-// lambdaParent returns ctx carrying the span context of the invocation's
-// X-Ray trace header: Root is the trace, Parent the id of the function's own
-// segment, Sampled the decision of X-Ray's sampling rules. A missing or
-// malformed header leaves ctx as it is, so the invocation starts a new trace.
+// lambdaParent returns ctx carrying the invocation's X-Ray trace header: Root
+// is the trace, Parent the id of the segment Lambda records for the function,
+// Sampled the decision of X-Ray's sampling rules, and the other fields
+// (Lineage) go out again on every call the invocation makes. Each invocation
+// has its own header in ctx; _X_AMZN_TRACE_ID is read only when ctx has none,
+// since aws-lambda-go sets it only while one invocation runs at a time
+// (AWS_LAMBDA_MAX_CONCURRENCY unset or 1). A malformed header is reported
+// through OpenTelemetry's error handler and leaves ctx as it is, so the
+// invocation starts a new trace and still answers.
 func lambdaParent(ctx context.Context) context.Context {
 	header, _ := ctx.Value(traceHeaderContextKey).(string)
 	if header == "" {
@@ -57,18 +62,27 @@ func lambdaParent(ctx context.Context) context.Context {
 	if header == "" {
 		return ctx
 	}
-	return xray.Propagator{}.Extract(ctx, propagation.HeaderCarrier{"X-Amzn-Trace-Id": {header}})
+	h, err := parseTraceHeader(header)
+	if err != nil {
+		otel.Handle(fmt.Errorf("otelsetup: the invocation's trace header %q: %w; its spans start a new trace", header, err))
+		return ctx
+	}
+	return contextWithTraceHeader(ctx, h)
 }
 
 // LinkFromTraceHeader returns a link to the span that an X-Ray trace header
 // (Root=…;Parent=…;Sampled=…) names, such as the AWSTraceHeader system
-// attribute of an SQS message. ok is false when the header does not name one.
+// attribute of an SQS message. ok is false when the header does not name one
+// (no header, a malformed one, or one without Parent).
 func LinkFromTraceHeader(header string) (link trace.Link, ok bool) {
 	if header == "" {
 		return trace.Link{}, false
 	}
-	ctx := xray.Propagator{}.Extract(context.Background(), propagation.HeaderCarrier{"X-Amzn-Trace-Id": {header}})
-	sc := trace.SpanContextFromContext(ctx)
+	h, err := parseTraceHeader(header)
+	if err != nil {
+		return trace.Link{}, false
+	}
+	sc := h.spanContext()
 	if !sc.IsValid() {
 		return trace.Link{}, false
 	}

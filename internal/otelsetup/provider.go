@@ -10,7 +10,6 @@ import (
 	"time"
 
 	lambdadetector "go.opentelemetry.io/contrib/detectors/aws/lambda"
-	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -111,11 +110,10 @@ func Setup(ctx context.Context, opts ...Option) (*Tracing, error) {
 		}
 		tpOpts := []sdktrace.TracerProviderOption{
 			sdktrace.WithResource(res),
-			sdktrace.WithSampler(sampler),
-			// X-Ray keeps a trace only if the first 32 bits of its ID are
-			// the epoch second in which it started; spans of traces that
-			// begin here (no Lambda header, local runs) need such IDs.
-			sdktrace.WithIDGenerator(xray.NewIDGenerator()),
+			// The header's Sampled=? and a header without Parent need
+			// more than a span context can say (xrayheader.go).
+			sdktrace.WithSampler(headerSampler{sampler}),
+			sdktrace.WithIDGenerator(xrayIDGenerator{}),
 		}
 		exporters := o.exporters
 		if len(exporters) == 0 {

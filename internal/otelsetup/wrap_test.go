@@ -47,7 +47,7 @@ func TestWrapContinuesLambdaTraceHeader(t *testing.T) {
 		{"environment when context has none", "", envHeader, "674a8c00aaaaaaaaaaaaaaaaaaaaaaaa", "1111111111111111"},
 		{"no header starts a new trace", "", "", "", ""},
 		{"malformed header starts a new trace", "Root=not-a-trace;Parent=zz;Sampled=1", "", "", ""},
-		{"header without parent starts a new trace", "Root=1-674a8c00-5759e988bd862e3fe1be46a9;Sampled=1", "", "", ""},
+		{"header without parent continues its Root", "Root=1-674a8c00-5759e988bd862e3fe1be46a9;Sampled=1", "", "674a8c005759e988bd862e3fe1be46a9", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
