@@ -16,11 +16,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
 
 // Answers, as API Gateway gives them. The status codes and messages of the
@@ -95,7 +96,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		))
 	defer span.End()
 	// API Gateway returns the trace header of the request it traced.
-	xray.Propagator{}.Inject(ctx, propagation.HeaderCarrier(w.Header()))
+	otelsetup.XRayPropagator{}.Inject(ctx, propagation.HeaderCarrier(w.Header()))
 
 	status, message := http.StatusOK, publishedMessage
 	if err := h.publish(ctx, r.URL.Path); err != nil {

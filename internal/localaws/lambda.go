@@ -17,12 +17,12 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 	"github.com/xray-tracer/xray-tracer/internal/sandbox"
 )
 
@@ -166,17 +166,18 @@ func (l *Lambda) Invoke(ctx context.Context, fn, trigger string, payload []byte,
 }
 
 // traceHeader is the X-Ray trace header of the span in ctx, as Lambda
-// passes it in Lambda-Runtime-Trace-Id: Root, Parent, Sampled.
+// passes it in Lambda-Runtime-Trace-Id: Root, Parent, Sampled, and the other
+// fields (Lineage) of the header that reached the Lambda service.
 func traceHeader(ctx context.Context) string {
 	carrier := propagation.MapCarrier{}
-	xray.Propagator{}.Inject(ctx, carrier)
+	otelsetup.XRayPropagator{}.Inject(ctx, carrier)
 	return carrier.Get("X-Amzn-Trace-Id")
 }
 
 // ParseTraceHeader reads an X-Ray trace header into the span context it
 // names.
 func ParseTraceHeader(header string) (trace.SpanContext, error) {
-	ctx := xray.Propagator{}.Extract(context.Background(), propagation.MapCarrier{"X-Amzn-Trace-Id": header})
+	ctx := otelsetup.XRayPropagator{}.Extract(context.Background(), propagation.MapCarrier{"X-Amzn-Trace-Id": header})
 	sc := trace.SpanContextFromContext(ctx)
 	if !sc.IsValid() {
 		return trace.SpanContext{}, errors.New("not an X-Ray trace header: " + header)

@@ -241,4 +241,3 @@ func TestMalformedTraceHeaderReportedOnce(t *testing.T) {
 		})
 	}
 }
-
