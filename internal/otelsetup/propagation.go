@@ -49,14 +49,17 @@ func propagatorFromEnv(names string) (propagation.TextMapPropagator, error) {
 // is the trace, Parent the id of the segment Lambda records for the function,
 // Sampled the decision of X-Ray's sampling rules, and the other fields
 // (Lineage) go out again on every call the invocation makes. Each invocation
-// has its own header in ctx; _X_AMZN_TRACE_ID is read only when ctx has none,
-// since aws-lambda-go sets it only while one invocation runs at a time
-// (AWS_LAMBDA_MAX_CONCURRENCY unset or 1). A malformed header is reported
+// has its own header in ctx; _X_AMZN_TRACE_ID is read only when ctx does not
+// come from aws-lambda-go, which sets the variable only while one invocation
+// runs at a time (AWS_LAMBDA_MAX_CONCURRENCY unset or 1), so that a value left
+// from before never parents another invocation's spans. A malformed header is reported
 // through OpenTelemetry's error handler and leaves ctx as it is, so the
 // invocation starts a new trace and still answers.
 func lambdaParent(ctx context.Context) context.Context {
-	header, _ := ctx.Value(traceHeaderContextKey).(string)
-	if header == "" {
+	header, fromRuntime := ctx.Value(traceHeaderContextKey).(string)
+	if !fromRuntime {
+		// Not a context of aws-lambda-go's invoke loop, which always sets
+		// the key (empty without a header): a test, another runtime.
 		header = os.Getenv(traceHeaderEnv)
 	}
 	if header == "" {

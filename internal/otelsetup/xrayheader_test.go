@@ -241,3 +241,25 @@ func TestMalformedTraceHeaderReportedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestStaleEnvironmentHeaderIsIgnored: aws-lambda-go always puts the
+// invocation's header in the context (empty when Lambda sent none) and sets
+// _X_AMZN_TRACE_ID only while one invocation runs at a time. A value left in
+// the environment must not parent an invocation whose context says it has
+// no header, as with AWS_LAMBDA_MAX_CONCURRENCY > 1.
+func TestStaleEnvironmentHeaderIsIgnored(t *testing.T) {
+	t.Setenv("_X_AMZN_TRACE_ID", lineageHeader)
+	tr, exp := otelsetuptest.New(t)
+	//lint:ignore SA1029 aws-lambda-go stores the header under this plain string key.
+	ctx := context.WithValue(otelsetuptest.InvocationContext("req-1", ""), "x-amzn-trace-id", "")
+	if _, err := otelsetup.Wrap(tr, okHandler)(ctx, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	spans := exp.GetSpans()
+	if len(spans) != 1 {
+		t.Fatalf("exported %d spans, want 1", len(spans))
+	}
+	if s := spans[0]; s.Parent.IsValid() || s.SpanContext.TraceID().String() == "674a8c005759e988bd862e3fe1be46a9" {
+		t.Errorf("invocation span in trace %s under %s: want a new trace, not the environment's", s.SpanContext.TraceID(), s.Parent.SpanID())
+	}
+}
