@@ -27,6 +27,7 @@ type consoleExporter struct {
 	mu      sync.Mutex
 	pending map[trace.TraceID][]sdktrace.ReadOnlySpan
 	order   []trace.TraceID // first seen first
+	stopped bool
 }
 
 // maxPendingSpans bounds what the exporter holds for traces whose root has
@@ -46,6 +47,10 @@ func newConsoleExporter(w io.Writer) *consoleExporter {
 func (e *consoleExporter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.stopped {
+		// Shutdown printed what was pending; these would never be.
+		return fmt.Errorf("console: exporter is shut down: %d spans not printed", len(spans))
+	}
 	var done []trace.TraceID
 	for _, s := range spans {
 		id := s.SpanContext().TraceID()
@@ -74,6 +79,7 @@ func (e *consoleExporter) ExportSpans(_ context.Context, spans []sdktrace.ReadOn
 func (e *consoleExporter) Shutdown(context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.stopped = true
 	var b strings.Builder
 	for len(e.order) > 0 {
 		writeWaterfall(&b, e.pending[e.order[0]], true)

@@ -122,7 +122,11 @@ func parseHeaders(v string, h http.Header) error {
 }
 
 func (e *otlpHTTPExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	if e.stopped.Load() || len(spans) == 0 {
+	if e.stopped.Load() {
+		// Said, not swallowed: spans handed to a stopped exporter are lost.
+		return fmt.Errorf("otlp: exporter is shut down: %d spans not sent", len(spans))
+	}
+	if len(spans) == 0 {
 		return nil
 	}
 	// A fresh buffer each time: the transport may still read a request's

@@ -193,13 +193,14 @@ func TestOTLPEndpoint(t *testing.T) {
 	}
 }
 
-// TestOTLPHTTPExporterAfterShutdown: a shut-down exporter drops, quietly.
+// TestOTLPHTTPExporterAfterShutdown: a shut-down exporter sends nothing,
+// and says so.
 func TestOTLPHTTPExporterAfterShutdown(t *testing.T) {
 	c := &collector{answers: []answer{{status: http.StatusOK}}}
 	e := exporterFor(t, c, map[string]string{})
 	_ = e.Shutdown(context.Background())
-	if err := e.ExportSpans(context.Background(), sampleSpans(t)); err != nil {
-		t.Fatal(err)
+	if err := e.ExportSpans(context.Background(), sampleSpans(t)); err == nil {
+		t.Error("ExportSpans after Shutdown = nil, want an error")
 	}
 	if len(c.got) != 0 {
 		t.Errorf("%d requests after shutdown", len(c.got))

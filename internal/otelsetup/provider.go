@@ -54,7 +54,11 @@ type options struct {
 }
 
 // WithExporter sends spans to e instead of the exporters that
-// OTEL_TRACES_EXPORTER names. Repeat it for several exporters.
+// OTEL_TRACES_EXPORTER names. Repeat it for several exporters. e must be
+// safe for concurrent use: concurrent invocations' flushes call its
+// ExportSpans in parallel (as otelsetup's own exporters and
+// tracetest.InMemoryExporter allow), not one at a time as
+// sdktrace.SpanExporter's documentation says.
 func WithExporter(e sdktrace.SpanExporter) Option {
 	return func(o *options) { o.exporters = append(o.exporters, e) }
 }
