@@ -3,6 +3,7 @@ package fidelity
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xray-tracer/xray-tracer/test/harness"
 )
@@ -115,4 +116,48 @@ func checkGoStack(t *testing.T, d harness.Segment) {
 		}
 	}
 	t.Errorf("%q: stack has no Go frame: %+v", d.Name, ex.Stack[0])
+}
+
+// TestTimedOutInvocation: a handler that overruns its deadline still leaves
+// a trace. The http function's Lambda timeout is 2 s and the external API
+// answers after 20 s; Lambda stops the sandbox at the deadline, and X-Ray
+// has, from just before it, the invocation as a fault whose cause says it
+// timed out, instead of a hole.
+func TestTimedOutInvocation(t *testing.T) {
+	cfg := harness.PatternConfig{
+		HTTPTargetDelay: 20 * time.Second,
+		Timeouts:        map[string]time.Duration{"http": 2 * time.Second},
+	}
+	for _, p := range paths() {
+		t.Run(p.String(), func(t *testing.T) {
+			sc := runScenario(t, p, cfg, "/slow")
+			var inv harness.Invocation
+			for _, i := range sc.reqs[0].Invocations {
+				if i.Function == "http" {
+					inv = i
+				}
+			}
+			if inv.Result.Err == nil || inv.Result.Err.Type != "Sandbox.Timedout" {
+				t.Fatalf("the http invocation ended with %+v, want Lambda's timeout", inv.Result.Err)
+			}
+			root := findInvocation(sc.docs, inv)
+			if root == nil {
+				t.Fatal("no invocation subsegment for the timed-out http invocation")
+			}
+			t.Logf("the timed-out invocation's document: %s", root.Raw)
+			if !root.Fault {
+				t.Errorf("fault = false, want true")
+			}
+			if root.Cause == nil || len(root.Cause.Exceptions) == 0 {
+				t.Fatalf("no cause")
+			}
+			ex := root.Cause.Exceptions[0]
+			if text := strings.ToLower(ex.Type + " " + ex.Message); !strings.Contains(text, "timed out") && !strings.Contains(text, "timeout") {
+				t.Errorf("cause %q: %q, want one that says the invocation timed out", ex.Type, ex.Message)
+			}
+			if end := root.EndTime; end == 0 || end < root.StartTime {
+				t.Errorf("end_time %v, start_time %v", end, root.StartTime)
+			}
+		})
+	}
 }

@@ -54,6 +54,10 @@ type PatternConfig struct {
 	// is what the external API answers it (200 unless set).
 	HTTPFailureRate  float64
 	HTTPTargetStatus int
+	// HTTPTargetDelay is how long the external API waits before it answers.
+	HTTPTargetDelay time.Duration
+	// Timeouts sets a function's Lambda timeout by name (10 s unless set).
+	Timeouts map[string]time.Duration
 	// Env is added to every function's environment (OTEL_* for instance).
 	Env    map[string]string
 	Stderr io.Writer // the functions' output; discarded if nil
@@ -106,7 +110,11 @@ func StartPattern(ctx context.Context, cfg PatternConfig) (*Pattern, error) {
 		for k, v := range cfg.Env {
 			env[k] = v
 		}
-		l, err := sandbox.Start(ctx, sandbox.Function{Name: name, Bootstrap: bin, Env: env, Region: Region, Timeout: 10 * time.Second, Stdout: stderr, Stderr: stderr})
+		timeout := 10 * time.Second
+		if d, ok := cfg.Timeouts[name]; ok {
+			timeout = d
+		}
+		l, err := sandbox.Start(ctx, sandbox.Function{Name: name, Bootstrap: bin, Env: env, Region: Region, Timeout: timeout, Stdout: stderr, Stderr: stderr})
 		if err != nil {
 			p.Close()
 			return nil, fmt.Errorf("start %s: %w", name, err)
@@ -139,7 +147,15 @@ func (p *Pattern) startTarget() (string, error) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	p.target = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	delay := p.cfg.HTTPTargetDelay
+	p.target = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
 		w.WriteHeader(status)
 		fmt.Fprintf(w, `{"status":%d}`, status)
 	}), ReadHeaderTimeout: 5 * time.Second}
