@@ -25,14 +25,20 @@ import (
 
 // otlpReceiver is an OTLP/HTTP trace receiver: it keeps every span it is
 // sent, and answers only once it has, so a span is here before the export
-// that carried it returns.
+// that carried it returns. It takes latency to read each request, as a
+// busy collector does, which widens the window in which an invocation can
+// answer before its spans are here (while another invocation's export
+// carries them): the test is not to depend on the scheduler to see that.
 type otlpReceiver struct {
+	latency time.Duration
+
 	mu    sync.Mutex
 	spans []*tracepb.Span
 	errs  []error
 }
 
 func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	time.Sleep(o.latency)
 	body, err := io.ReadAll(r.Body)
 	var req coltracepb.ExportTraceServiceRequest
 	if err == nil {
@@ -113,11 +119,14 @@ func attr(s *tracepb.Span, key string) *commonpb.AnyValue {
 // own X-Ray header; its spans must reach the collector before its answer,
 // its invocation span must be a child of its own header's Parent in its own
 // header's Root, exactly one invocation is the cold start, and the race
-// detector reports nothing.
+// detector reports nothing. It runs rounds of n invocations, each round held
+// together in the handler: an invocation that answers before its spans are
+// exported shows only when another's flush carries them, which a round may
+// or may not provoke.
 func TestConcurrentInvocationsOfATracedBootstrap(t *testing.T) {
-	const n = 8
+	const n, rounds = 8, 3
 	bootstrap := buildRace(t, "./testdata/traced")
-	collector := &otlpReceiver{}
+	collector := &otlpReceiver{latency: 100 * time.Millisecond}
 	srv := httptest.NewServer(collector)
 	defer srv.Close()
 	stderr := &lockedBuffer{}
@@ -146,53 +155,55 @@ func TestConcurrentInvocationsOfATracedBootstrap(t *testing.T) {
 		err                  error
 		atAnswer             []*tracepb.Span // what the collector held when the answer came
 	}
-	outcomes := make([]outcome, n)
-	var wg sync.WaitGroup
-	for i := range outcomes {
-		o := &outcomes[i]
-		o.root = fmt.Sprintf("66f0a1b2%024x", 0xabc000+i)
-		o.parent = fmt.Sprintf("%016x", 0x53995c3f42cd0000+i)
-		o.header = fmt.Sprintf("Root=1-%s-%s;Parent=%s;Sampled=1", o.root[:8], o.root[8:], o.parent)
-		wg.Go(func() {
-			o.res, o.err = l.Invoke(ctx, fmt.Appendf(nil, `{"n":%d}`, n), o.header)
-			o.atAnswer, _ = collector.received()
-		})
-	}
-	wg.Wait()
-
 	cold := 0
-	for i, o := range outcomes {
-		if o.err != nil {
-			t.Fatalf("invocation %d: %v", i, o.err)
+	for round := range rounds {
+		outcomes := make([]outcome, n)
+		var wg sync.WaitGroup
+		for i := range outcomes {
+			o := &outcomes[i]
+			o.root = fmt.Sprintf("66f0a1b2%024x", 0xabc000+round<<8+i)
+			o.parent = fmt.Sprintf("%016x", 0x53995c3f42cd0000+round<<8+i)
+			o.header = fmt.Sprintf("Root=1-%s-%s;Parent=%s;Sampled=1", o.root[:8], o.root[8:], o.parent)
+			wg.Go(func() {
+				o.res, o.err = l.Invoke(ctx, fmt.Appendf(nil, `{"round":%d,"n":%d}`, round, n), o.header)
+				o.atAnswer, _ = collector.received()
+			})
 		}
-		if o.res.Err != nil {
-			t.Fatalf("invocation %d failed: %v", i, o.res.Err)
-		}
-		var inv *tracepb.Span
-		for _, s := range o.atAnswer {
-			if attr(s, "faas.invocation_id").GetStringValue() == o.res.RequestID {
-				inv = s
+		wg.Wait()
+
+		for i, o := range outcomes {
+			if o.err != nil {
+				t.Fatalf("round %d, invocation %d: %v", round, i, o.err)
 			}
-		}
-		if inv == nil {
-			t.Errorf("invocation %d (%s): its invocation span had not reached the collector when it answered", i, o.res.RequestID)
-			continue
-		}
-		if got := hex.EncodeToString(inv.TraceId); got != o.root {
-			t.Errorf("invocation %d: invocation span in trace %s, want its header's Root %s", i, got, o.root)
-		}
-		if got := hex.EncodeToString(inv.ParentSpanId); got != o.parent {
-			t.Errorf("invocation %d: invocation span's parent %s, want its header's Parent %s", i, got, o.parent)
-		}
-		work := false
-		for _, s := range o.atAnswer {
-			work = work || (s.Name == "work" && bytes.Equal(s.ParentSpanId, inv.SpanId) && bytes.Equal(s.TraceId, inv.TraceId))
-		}
-		if !work {
-			t.Errorf("invocation %d: its work span, a child of its invocation span, had not reached the collector when it answered", i)
-		}
-		if attr(inv, "faas.coldstart").GetBoolValue() {
-			cold++
+			if o.res.Err != nil {
+				t.Fatalf("round %d, invocation %d failed: %v", round, i, o.res.Err)
+			}
+			var inv *tracepb.Span
+			for _, s := range o.atAnswer {
+				if attr(s, "faas.invocation_id").GetStringValue() == o.res.RequestID {
+					inv = s
+				}
+			}
+			if inv == nil {
+				t.Errorf("round %d, invocation %d (%s): its invocation span had not reached the collector when it answered", round, i, o.res.RequestID)
+				continue
+			}
+			if got := hex.EncodeToString(inv.TraceId); got != o.root {
+				t.Errorf("round %d, invocation %d: invocation span in trace %s, want its header's Root %s", round, i, got, o.root)
+			}
+			if got := hex.EncodeToString(inv.ParentSpanId); got != o.parent {
+				t.Errorf("round %d, invocation %d: invocation span's parent %s, want its header's Parent %s", round, i, got, o.parent)
+			}
+			work := false
+			for _, s := range o.atAnswer {
+				work = work || (s.Name == "work" && bytes.Equal(s.ParentSpanId, inv.SpanId) && bytes.Equal(s.TraceId, inv.TraceId))
+			}
+			if !work {
+				t.Errorf("round %d, invocation %d: its work span, a child of its invocation span, had not reached the collector when it answered", round, i)
+			}
+			if attr(inv, "faas.coldstart").GetBoolValue() {
+				cold++
+			}
 		}
 	}
 	if cold != 1 {
