@@ -2,6 +2,7 @@ package otelsetup
 
 import (
 	"math"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -232,11 +233,19 @@ func appendValue(b []byte, v attribute.Value, maxString int) []byte {
 	return end(b, start)
 }
 
+// cut shortens s to at most n bytes (n > 0) without splitting a character:
+// proto3 strings must be valid UTF-8, and an agent that checks drops the
+// whole datagram, every span in it, for one split character.
 func cut(s string, n int) string {
-	if n > 0 && len(s) > n {
-		return s[:n]
+	if n <= 0 || len(s) <= n {
+		return s
 	}
-	return s
+	// s[n] is the first byte left out; while it continues a character,
+	// that character started before the cut and goes too.
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // appendSpan writes the fields of one Span message, leaving out what level

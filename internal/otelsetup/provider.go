@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -158,20 +160,56 @@ func newResource(ctx context.Context, getenv func(string) string, serviceName st
 	if serviceName != "" {
 		opts = append(opts, resource.WithAttributes(semconv.ServiceName(serviceName)))
 	}
-	return resource.New(ctx, opts...)
+	return detectResource(ctx, opts...)
+}
+
+// detectResource builds the resource that opts describe. Two detection
+// errors still leave a resource worth using, and are reported through
+// OpenTelemetry's error handler instead of stopping the function:
+// resource.ErrPartialResource (a detector found only part of what it looks
+// for, such as a pair without a value in OTEL_RESOURCE_ATTRIBUTES) and
+// resource.ErrSchemaURLConflict (detectors built on different semantic
+// conventions versions, as after a user bumps one OpenTelemetry module but
+// not the others; the resource then has no schema URL). resource.New returns
+// the resource merged so far with either. Any other error means a detector
+// failed outright; none of those used here can.
+func detectResource(ctx context.Context, opts ...resource.Option) (*resource.Resource, error) {
+	res, err := resource.New(ctx, opts...)
+	if errors.Is(err, resource.ErrPartialResource) || errors.Is(err, resource.ErrSchemaURLConflict) {
+		otel.Handle(fmt.Errorf("otelsetup: resource: %w", err))
+		return res, nil
+	}
+	return res, err
 }
 
 // samplerFromEnv reads OTEL_TRACES_SAMPLER. The default follows the sampled
 // flag of the parent, which for an invocation is the Sampled= flag of the
 // header Lambda passes: X-Ray's sampling rules decide, as with the X-Ray SDK.
+//
+// Names are matched case-insensitively, as the specification asks of enum
+// values, so ParentBased_TraceIdRatio is parentbased_traceidratio.
+//
+// OTEL_TRACES_SAMPLER_ARG of the ratio samplers is parsed whole; unset, the
+// ratio is 1, the specification's default. The specification would have an
+// invalid argument logged and ignored, i.e. a ratio of 1. Here it fails the
+// start instead, as every configuration error of this package does: in
+// Lambda nobody reads a warning at start, and a typo in "0.05" would
+// silently trace (and bill) every invocation instead of one in twenty.
+// https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/
 func samplerFromEnv(name, arg string) (sdktrace.Sampler, error) {
 	ratio := func() (float64, error) {
 		if arg == "" {
 			return 1, nil
 		}
-		var r float64
-		if _, err := fmt.Sscanf(arg, "%g", &r); err != nil || r < 0 || r > 1 {
-			return 0, fmt.Errorf("OTEL_TRACES_SAMPLER_ARG=%q: want a ratio from 0 to 1", arg)
+		// ParseFloat takes the whole string, unlike %g, which stops at
+		// trailing garbage ("0.5abc"); it also takes NaN, Inf and hex floats,
+		// which are no ratio anyone writes.
+		r, err := strconv.ParseFloat(arg, 64)
+		if err == nil && (strings.ContainsAny(arg, "xX") || math.IsNaN(r) || r < 0 || r > 1) {
+			err = errors.New("out of range")
+		}
+		if err != nil {
+			return 0, fmt.Errorf("OTEL_TRACES_SAMPLER_ARG=%q: want a sampling ratio from 0 to 1, such as 0.25, for OTEL_TRACES_SAMPLER=%s: %w", arg, name, err)
 		}
 		return r, nil
 	}
@@ -184,17 +222,20 @@ func samplerFromEnv(name, arg string) (sdktrace.Sampler, error) {
 		return sdktrace.AlwaysSample(), nil
 	case "always_off":
 		return sdktrace.NeverSample(), nil
-	case "traceidratio", "parentbased_traceidratio":
+	case "traceidratio":
 		r, err := ratio()
 		if err != nil {
 			return nil, err
 		}
-		if name == "traceidratio" {
-			return sdktrace.TraceIDRatioBased(r), nil
+		return sdktrace.TraceIDRatioBased(r), nil
+	case "parentbased_traceidratio":
+		r, err := ratio()
+		if err != nil {
+			return nil, err
 		}
 		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r)), nil
 	}
-	return nil, fmt.Errorf("OTEL_TRACES_SAMPLER=%q: want always_on, always_off, traceidratio or their parentbased_ forms", name)
+	return nil, fmt.Errorf("OTEL_TRACES_SAMPLER=%q: want one of parentbased_always_on (the default), parentbased_always_off, parentbased_traceidratio, always_on, always_off, traceidratio", name)
 }
 
 // TracerProvider returns the provider, for instrumentation libraries that take

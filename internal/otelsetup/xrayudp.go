@@ -37,9 +37,11 @@ const (
 
 // TrimmedAttribute marks a span that did not fit in one datagram and was
 // trimmed to fit, by this rule: drop its events, then its links, then cut
-// each string value to 1 KiB, then keep only its first 32 attributes (this
-// mark included); stop as soon as it fits. The dropped counts say what went,
-// so a trimmed span is never mistaken for a whole one.
+// each string value to at most 1 KiB, never inside a UTF-8 character (an
+// agent drops a datagram with invalid UTF-8 whole), then keep only its
+// first 32 attributes (this mark included); stop as soon as it fits. The
+// dropped counts say what went, so a trimmed span is never mistaken for a
+// whole one.
 const TrimmedAttribute = "otel.xrayudp.trimmed"
 
 // newXRayUDPExporter is the exporter OTEL_TRACES_EXPORTER=xrayudp selects:

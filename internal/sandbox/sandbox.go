@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -33,20 +34,24 @@ import (
 //
 // Runtime API reference: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
 //
-// Like a sandbox it runs one invocation at a time. When the process exits
-// between invocations (aws-lambda-go exits after reporting a panic), the next
-// Invoke starts a fresh one: a new cold start, as Lambda replaces a crashed
-// sandbox. It does not emulate concurrency, extensions, response streaming or
-// payload limits, and records no segments of its own: a caller that wants
-// Lambda's AWS::Lambda segments builds them from Result and XRay.Add.
+// Like a sandbox it runs one invocation at a time, unless the function has a
+// MaxConcurrency (see there). When the process exits between invocations
+// (aws-lambda-go exits after reporting a panic), the next Invoke starts a
+// fresh one: a new cold start, as Lambda replaces a crashed sandbox. It does
+// not emulate scaling out to several sandboxes, extensions, response
+// streaming or payload limits, and records no segments of its own: a caller
+// that wants Lambda's AWS::Lambda segments builds them from Result and
+// XRay.Add.
 type Lambda struct {
 	fn  Function
 	arn string
 	ln  net.Listener
 	srv *http.Server
 
-	turn   chan struct{} // holds a token while an Invoke runs
+	turns  chan struct{} // holds a token per Invoke running; MaxConcurrency of them
 	closed chan struct{}
+
+	startMu sync.Mutex // held while a process is started, so concurrent Invokes start one
 
 	mu       sync.Mutex
 	closing  bool
@@ -72,6 +77,20 @@ type Function struct {
 	MemoryMB int
 	// Timeout bounds an invocation, from its delivery; default 3 s, as in Lambda.
 	Timeout time.Duration
+	// MaxConcurrency above 1 runs the function as Lambda Managed Instances
+	// do: up to that many invocations in flight in the one process, each
+	// delivered to its own /next poll with its own request ID, deadline and
+	// trace header, and AWS_LAMBDA_MAX_CONCURRENCY set in the process's
+	// environment, which tells aws-lambda-go to poll that many times at once
+	// (lambdacontext.MaxConcurrency; aws/aws-lambda-go pull request 600:
+	// "This environment variable is set by Lambda when a function is
+	// configured to use Managed Instances"). A timed-out invocation then
+	// fails alone: the process keeps running and serving the others, and the
+	// handler's late answer is accepted and dropped, as the Managed
+	// Instances documentation describes ("Independent timeouts";
+	// https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html).
+	// Set it here, not in Env. 0 or 1: one invocation at a time.
+	MaxConcurrency int
 	// Stdout and Stderr receive copies of the process's output; nil discards.
 	Stdout, Stderr io.Writer
 }
@@ -146,6 +165,10 @@ func Start(ctx context.Context, fn Function) (*Lambda, error) {
 	if fn.Timeout == 0 {
 		fn.Timeout = 3 * time.Second
 	}
+	if _, ok := fn.Env["AWS_LAMBDA_MAX_CONCURRENCY"]; ok {
+		return nil, errors.New("sandbox: set Function.MaxConcurrency, not AWS_LAMBDA_MAX_CONCURRENCY in Env, so that the stand-in serves as many invocations at once as the runtime polls for")
+	}
+	fn.MaxConcurrency = max(fn.MaxConcurrency, 1)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: Runtime API: %w", err)
@@ -154,7 +177,7 @@ func Start(ctx context.Context, fn Function) (*Lambda, error) {
 		fn:       fn,
 		arn:      fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", fn.Region, accountID, fn.Name),
 		ln:       ln,
-		turn:     make(chan struct{}, 1),
+		turns:    make(chan struct{}, fn.MaxConcurrency),
 		closed:   make(chan struct{}),
 		inflight: map[string]*invocation{},
 	}
@@ -172,16 +195,17 @@ func Start(ctx context.Context, fn Function) (*Lambda, error) {
 // (empty sends none). A function error or a timeout is a Result with Err set;
 // an error is returned when the invocation could not run: the process died
 // during it (the error carries its stderr tail), it could not be restarted,
-// ctx ended, or the stand-in is closed. Calls are serialized.
+// ctx ended, or the stand-in is closed. Calls are serialized, or run up to
+// the function's MaxConcurrency at once.
 func (l *Lambda) Invoke(ctx context.Context, payload []byte, traceHeader string) (Result, error) {
 	select {
-	case l.turn <- struct{}{}:
+	case l.turns <- struct{}{}:
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
 	case <-l.closed:
 		return Result{}, ErrClosed
 	}
-	defer func() { <-l.turn }()
+	defer func() { <-l.turns }()
 
 	inv := &invocation{
 		id:        NewRequestID(),
@@ -196,8 +220,7 @@ func (l *Lambda) Invoke(ctx context.Context, payload []byte, traceHeader string)
 		return res, err
 	}
 	res.Started = inv.started
-	res.ColdStart = p.served == 0
-	p.served++
+	res.ColdStart = p.served.Add(1) == 1
 
 	timer := time.NewTimer(time.Until(inv.deadline))
 	defer timer.Stop()
@@ -212,12 +235,20 @@ func (l *Lambda) Invoke(ctx context.Context, payload []byte, traceHeader string)
 			return res, fmt.Errorf("sandbox: %s exited during invocation %s: %v%s", l.fn.Name, inv.id, p.exitErr, p.stderr.report())
 		}
 	case <-timer.C:
-		// Lambda stops a timed-out sandbox; the next Invoke starts a new one.
-		p.kill()
+		concurrent := l.fn.MaxConcurrency > 1
+		if !concurrent {
+			// Lambda stops a timed-out sandbox; the next Invoke starts a new one.
+			p.kill()
+		}
 		select {
 		case <-inv.done: // answered at the last moment
 		default:
-			l.forget(inv.id)
+			if !concurrent {
+				l.forget(inv.id)
+			}
+			// Else the invocation stays in flight, so that the handler's
+			// late answer is accepted: aws-lambda-go would end the process,
+			// and every invocation in it, on a refused answer.
 			res.Err = &InvokeError{
 				Type:    "Sandbox.Timedout",
 				Message: fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", inv.id, l.fn.Timeout.Seconds()),
@@ -312,7 +343,7 @@ type process struct {
 	exited  chan struct{} // closed once the process has exited and its output is copied
 	exitErr error
 
-	served int // invocations delivered; touched only by the Invoke holding the turn
+	served atomic.Int64 // invocations delivered
 }
 
 // deliver hands inv to a live process's /next poll, starting a process when
@@ -347,7 +378,10 @@ func (l *Lambda) deliver(ctx context.Context, inv *invocation) (*process, error)
 }
 
 // ready returns the current process if it is still running, or starts one.
+// Concurrent callers wait for the one start.
 func (l *Lambda) ready(ctx context.Context) (*process, error) {
+	l.startMu.Lock()
+	defer l.startMu.Unlock()
 	l.mu.Lock()
 	p := l.proc
 	l.mu.Unlock()
@@ -464,6 +498,9 @@ func (l *Lambda) environ(taskRoot string) []string {
 	} {
 		env[k] = v
 	}
+	if l.fn.MaxConcurrency > 1 {
+		env["AWS_LAMBDA_MAX_CONCURRENCY"] = strconv.Itoa(l.fn.MaxConcurrency)
+	}
 	for k, v := range l.fn.Env {
 		env[k] = v
 	}
@@ -523,7 +560,11 @@ func (l *Lambda) nextExtensionEvent(_ http.ResponseWriter, r *http.Request) {
 }
 
 // next blocks until an invocation is queued for the polling process, then
-// answers with its event and the documented headers.
+// answers with its event and the documented headers. A runtime with a max
+// concurrency polls several times at once; each poll takes one invocation.
+// The Init phase ends at the first poll, as for Managed Instances: "at least
+// one runtime worker has called /runtime/invocation/next"
+// (https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html).
 func (l *Lambda) next(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	p := l.proc

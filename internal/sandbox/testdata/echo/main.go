@@ -6,6 +6,11 @@
 //	{"do":"panic","message":"m"}  panic
 //	{"do":"exit"}                 exit the process mid-invocation
 //	{"do":"sleep","ms":N}         sleep N ms, then echo
+//	{"do":"barrier","n":N}        wait until N invocations are in the handler
+//	                              at once (AWS_LAMBDA_MAX_CONCURRENCY > 1), then
+//	                              echo; fail at the deadline if they never are
+//	{"do":"hold","n":N}           the same, but past the deadline, as a handler
+//	                              that overruns it
 //	{"env":["NAME",...]}          also echo these environment variables
 //
 // ECHO_INIT=exit makes it exit during init; ECHO_INIT=error makes it post to
@@ -20,6 +25,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -30,6 +36,7 @@ type event struct {
 	Do      string   `json:"do"`
 	Message string   `json:"message"`
 	MS      int      `json:"ms"`
+	N       int      `json:"n"`
 	Env     []string `json:"env"`
 }
 
@@ -43,7 +50,34 @@ type echo struct {
 	Env         map[string]string `json:"env,omitempty"`
 }
 
-func handle(ctx context.Context, raw json.RawMessage) (echo, error) {
+// barrier holds invocations until n of them are in the handler together:
+// proof that the runtime serves them concurrently, with no clock involved.
+type barrier struct {
+	mu      sync.Mutex
+	arrived int
+	all     chan struct{} // closed once n have arrived
+}
+
+func (b *barrier) wait(ctx context.Context, n int) error {
+	b.mu.Lock()
+	b.arrived++
+	if b.arrived == n {
+		close(b.all)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.all:
+		return nil
+	case <-ctx.Done():
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return fmt.Errorf("barrier: %d of %d invocations arrived before the deadline", b.arrived, n)
+	}
+}
+
+type function struct{ barrier *barrier }
+
+func (f *function) handle(ctx context.Context, raw json.RawMessage) (echo, error) {
 	var ev event
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return echo{}, err
@@ -58,6 +92,12 @@ func handle(ctx context.Context, raw json.RawMessage) (echo, error) {
 		os.Exit(7)
 	case "sleep":
 		time.Sleep(time.Duration(ev.MS) * time.Millisecond)
+	case "barrier":
+		if err := f.barrier.wait(ctx, ev.N); err != nil {
+			return echo{}, err
+		}
+	case "hold":
+		_ = f.barrier.wait(context.WithoutCancel(ctx), ev.N)
 	}
 	out := echo{Event: raw, EnvTraceID: os.Getenv("_X_AMZN_TRACE_ID")}
 	out.TraceID, _ = ctx.Value("x-amzn-trace-id").(string)
@@ -94,5 +134,6 @@ func main() {
 		time.Sleep(time.Minute)
 		os.Exit(4)
 	}
-	lambda.Start(handle)
+	f := &function{barrier: &barrier{all: make(chan struct{})}}
+	lambda.Start(f.handle)
 }
