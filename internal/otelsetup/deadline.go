@@ -50,7 +50,7 @@ type TimeoutError struct {
 }
 
 func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("invocation timed out: the handler was still running %v before its deadline", e.Left)
+	return fmt.Sprintf("invocation timed out: the handler was still running %v before its deadline", e.Left.Round(time.Millisecond))
 }
 
 // invocation ends one invocation's span once: when the handler returns, or,

@@ -66,7 +66,7 @@ func TestFlushIsBoundedByTimeout(t *testing.T) {
 	}{
 		{"flush timeout", 250 * time.Millisecond, 0, 250 * time.Millisecond},
 		{"default flush timeout", 0, 0, otelsetup.DefaultFlushTimeout},
-		{"deadline closer than timeout", 2 * time.Second, 400 * time.Millisecond, 400*time.Millisecond - 100*time.Millisecond},
+		{"deadline closer than timeout", 2 * time.Second, 400 * time.Millisecond, 400*time.Millisecond - otelsetup.DeadlineMargin},
 		{"deadline within the margin", time.Second, 50 * time.Millisecond, 0},
 		{"deadline already past", time.Second, -time.Millisecond, 0},
 	}
