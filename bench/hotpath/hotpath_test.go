@@ -72,7 +72,7 @@ func BenchmarkWrap(b *testing.B) {
 	b.Run("impl=otelsetup", func(b *testing.B) {
 		invoke := otelsetup.Wrap(tracing(b), handler)
 		for b.Loop() {
-			if _, err := invoke(ctx, payload); err != nil {
+			if _, err := invoke.Invoke(ctx, payload); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -29,7 +29,7 @@ func TestHandle(t *testing.T) {
 			name:     "counts a hit",
 			event:    string(fanoutEvent),
 			wantCall: true,
-			wantTree: `test-function internal {cold_start=true, service=test-function}
+			wantTree: `test-function internal {ColdStart=true, Service=test-function}
   DynamoDB Query internal {path=/orders/42}
     DynamoDB.UpdateItem client
 `,
@@ -40,7 +40,7 @@ func TestHandle(t *testing.T) {
 			fail:     &awstest.Error{Status: 400, Code: "ResourceNotFoundException", Message: "Requested resource not found"},
 			wantText: "add a hit for \"/orders/42\" in table Hits",
 			wantCall: true,
-			wantTree: `test-function internal {cold_start=true, service=test-function} ERROR
+			wantTree: `test-function internal {ColdStart=true, Service=test-function} ERROR
   DynamoDB Query internal {path=/orders/42} ERROR
     DynamoDB.UpdateItem client ERROR
 `,
@@ -49,19 +49,19 @@ func TestHandle(t *testing.T) {
 			name:     "no records",
 			event:    `{"Records":[]}`,
 			wantErr:  fanout.ErrNoRecords,
-			wantTree: "test-function internal {cold_start=true, service=test-function} ERROR\n",
+			wantTree: "test-function internal {ColdStart=true, Service=test-function} ERROR\n",
 		},
 		{
 			name:     "message is not a path",
 			event:    `{"Records":[{"Sns":{"MessageId":"m-1","Message":"orders"}}]}`,
 			wantText: `SNS record 0 (message ID "m-1"): message "orders" is not a request path`,
-			wantTree: "test-function internal {cold_start=true, service=test-function} ERROR\n",
+			wantTree: "test-function internal {ColdStart=true, Service=test-function} ERROR\n",
 		},
 		{
 			name:     "malformed event",
 			event:    `{"Records":{"Sns":1}}`,
 			wantText: "decode events.SNSEvent event",
-			wantTree: "test-function internal {cold_start=true, service=test-function} ERROR\n",
+			wantTree: "test-function internal {ColdStart=true, Service=test-function} ERROR\n",
 		},
 	}
 	for _, tt := range tests {
@@ -74,7 +74,7 @@ func TestHandle(t *testing.T) {
 			}
 			h := &dynamo.Handler{DB: dynamodb.NewFromConfig(srv.Config(t, tr.AWSConfig)), Table: "Hits"}
 
-			res, err := otelsetup.Wrap(tr, h.Handle)(otelsetuptest.InvocationContext("req-1", otelsetuptest.TraceHeader), []byte(tt.event))
+			res, err := otelsetuptest.Invoke[dynamo.Result](t, otelsetuptest.InvocationContext("req-1", otelsetuptest.TraceHeader), otelsetup.Wrap(tr, h.Handle), []byte(tt.event))
 
 			wantFail := tt.wantErr != nil || tt.wantText != ""
 			if (err != nil) != wantFail ||
@@ -122,7 +122,7 @@ func TestHandleCountsEveryHit(t *testing.T) {
 	invoke := otelsetup.Wrap(tr, h.Handle)
 	event := otelsetuptest.ReadEvent(t, "sns-fanout.json")
 	for want := int64(1); want <= 3; want++ {
-		res, err := invoke(otelsetuptest.InvocationContext("req", otelsetuptest.TraceHeader), event)
+		res, err := otelsetuptest.Invoke[dynamo.Result](t, otelsetuptest.InvocationContext("req", otelsetuptest.TraceHeader), invoke, event)
 		if err != nil || len(res.Hits) != 1 || res.Hits[0].Hits != want {
 			t.Fatalf("invocation %d = %+v, %v; want hits %d", want, res, err, want)
 		}

@@ -5,7 +5,6 @@ package httpcall
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -24,8 +23,25 @@ const SubsegmentName = "external HTTP Request"
 // FAILURE_RATE says otherwise, as in the original pattern.
 const DefaultFailureRate = 0.4
 
-// ErrSimulated is the error of a call that failed on purpose.
-var ErrSimulated = errors.New("simulated failure")
+// ErrSimulated is the error of a call that failed on purpose. It has a type
+// of its own, SimulatedFailure, which X-Ray shows as the type of the fault's
+// cause.
+var ErrSimulated error = SimulatedFailure{}
+
+// SimulatedFailure is the type of [ErrSimulated].
+type SimulatedFailure struct{}
+
+func (SimulatedFailure) Error() string { return "simulated failure" }
+
+// StatusError is the error of a call the target answered with a status of
+// 400 or above (after the client's retries for 429 and 5xx).
+type StatusError struct {
+	Method, URL string
+	StatusCode  int
+	Status      string // such as "503 Service Unavailable"
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("%s %s: %s", e.Method, e.URL, e.Status) }
 
 // Handler GETs URL once per path with Client (built by
 // otelsetup's HTTPClient: retries, backoff and a breaker), then fails with
@@ -77,7 +93,7 @@ func (h *Handler) get(ctx context.Context) (int, error) {
 	// connection be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode >= 400 {
-		return resp.StatusCode, fmt.Errorf("GET %s: %s", h.URL, resp.Status)
+		return resp.StatusCode, &StatusError{Method: http.MethodGet, URL: h.URL, StatusCode: resp.StatusCode, Status: resp.Status}
 	}
 	return resp.StatusCode, nil
 }

@@ -24,12 +24,14 @@ func TestHandle(t *testing.T) {
 		wantText     string
 		wantAttempts int32
 		wantTree     string
+		// What X-Ray shows as the type of the invocation's cause.
+		wantType string
 	}{
 		{
 			name:         "calls the target",
 			status:       200,
 			wantAttempts: 1,
-			wantTree: `svc internal {cold_start=true, service=svc}
+			wantTree: `svc internal {ColdStart=true, Service=svc}
   external HTTP Request internal {path=/orders/42}
     GET HOST client
 `,
@@ -40,7 +42,8 @@ func TestHandle(t *testing.T) {
 			failureRate:  1,
 			wantErr:      httpcall.ErrSimulated,
 			wantAttempts: 1,
-			wantTree: `svc internal {cold_start=true, service=svc} ERROR
+			wantType:     "httpcall.SimulatedFailure",
+			wantTree: `svc internal {ColdStart=true, Service=svc} ERROR
   external HTTP Request internal {path=/orders/42} ERROR
     GET HOST client
 `,
@@ -50,7 +53,8 @@ func TestHandle(t *testing.T) {
 			status:       503,
 			wantText:     "503 Service Unavailable",
 			wantAttempts: 3,
-			wantTree: `svc internal {cold_start=true, service=svc} ERROR
+			wantType:     "*httpcall.StatusError",
+			wantTree: `svc internal {ColdStart=true, Service=svc} ERROR
   external HTTP Request internal {path=/orders/42} ERROR
     GET HOST client ERROR
     GET HOST client ERROR
@@ -62,7 +66,8 @@ func TestHandle(t *testing.T) {
 			status:       404,
 			wantText:     "404 Not Found",
 			wantAttempts: 1,
-			wantTree: `svc internal {cold_start=true, service=svc} ERROR
+			wantType:     "*httpcall.StatusError",
+			wantTree: `svc internal {ColdStart=true, Service=svc} ERROR
   external HTTP Request internal {path=/orders/42} ERROR
     GET HOST client ERROR
 `,
@@ -87,8 +92,12 @@ func TestHandle(t *testing.T) {
 				FailureRate: tt.failureRate,
 			}
 
-			res, err := otelsetup.Wrap(tr, h.Handle)(otelsetuptest.InvocationContext("req-1", otelsetuptest.TraceHeader), event)
+			res, err := otelsetuptest.Invoke[httpcall.Result](t, otelsetuptest.InvocationContext("req-1", otelsetuptest.TraceHeader), otelsetup.Wrap(tr, h.Handle), event)
 			otelsetuptest.CheckError(t, err, tt.wantErr, tt.wantText)
+			inv := otelsetuptest.One(t, exp.GetSpans(), "svc")
+			if got := otelsetuptest.ExceptionType(inv); got != tt.wantType {
+				t.Errorf("exception.type = %q, want %q", got, tt.wantType)
+			}
 			want := strings.ReplaceAll(tt.wantTree, "HOST", strings.TrimPrefix(target.URL, "http://"))
 			if got := otelsetuptest.Tree(exp.GetSpans()); got != want {
 				t.Errorf("span tree:\n%s\nwant:\n%s", got, want)
@@ -99,7 +108,7 @@ func TestHandle(t *testing.T) {
 			if !sawTrace.Load() {
 				t.Errorf("the target got no trace headers")
 			}
-			if tt.status < 400 && (len(res.StatusCodes) != 1 || res.StatusCodes[0] != tt.status) {
+			if err == nil && (len(res.StatusCodes) != 1 || res.StatusCodes[0] != tt.status) {
 				t.Errorf("result = %+v, want status %d", res, tt.status)
 			}
 		})
@@ -123,7 +132,7 @@ func TestFailureRateIsAShare(t *testing.T) {
 	for _, tt := range tests {
 		tr, _ := otelsetuptest.New(t)
 		h := &httpcall.Handler{Client: tr.HTTPClient(), URL: target.URL, FailureRate: tt.rate, Roll: func() float64 { return tt.roll }}
-		_, err := otelsetup.Wrap(tr, h.Handle)(otelsetuptest.InvocationContext("r", otelsetuptest.TraceHeader), event)
+		_, err := otelsetuptest.Invoke[httpcall.Result](t, otelsetuptest.InvocationContext("r", otelsetuptest.TraceHeader), otelsetup.Wrap(tr, h.Handle), event)
 		if errors.Is(err, httpcall.ErrSimulated) != tt.wantFail {
 			t.Errorf("rate %v roll %v: error %v, want failure %v", tt.rate, tt.roll, err, tt.wantFail)
 		}

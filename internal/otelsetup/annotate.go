@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -23,9 +24,10 @@ var ErrAnnotation = errors.New("not an X-Ray annotation")
 // PutAnnotation records key=value on the span in ctx as an X-Ray annotation,
 // which trace search can filter on (annotation.key = value).
 //
-// The rule: key is 1 to 500 characters of a-z, 0-9 and _ (X-Ray indexes
-// alphanumeric keys and underscores; lower case keeps one spelling per key),
-// and value is a string, a bool, or an integer or floating-point number.
+// The rule: key is 1 to 500 characters of A-Z, a-z, 0-9 and _ (X-Ray
+// indexes only alphanumeric keys and underscores, and tells upper from lower
+// case: ColdStart, as Powertools names it, is not coldstart), and value is a
+// string, a bool, or an integer or floating-point number.
 // Anything else is recorded as metadata instead, so nothing is lost, and
 // the error says why. At most 50 annotations per trace are indexed by X-Ray.
 func PutAnnotation(ctx context.Context, key string, value any) error {
@@ -66,16 +68,40 @@ func PutMetadata(ctx context.Context, key string, value any) {
 // Capture runs fn in a span named name, a child of the span in ctx, and
 // returns fn's error after recording it on the span. It is how a handler
 // records a business step as its own X-Ray subsegment.
-func Capture(ctx context.Context, name string, fn func(context.Context) error, opts ...trace.SpanStartOption) error {
+//
+// The recorded error's type is the most specific meaningful one in its chain
+// (a *types.ResourceNotFoundException rather than the *fmt.wrapError around
+// it). Its stack is the one where Capture records it, from the code that
+// called Capture: Go errors carry no stack of where they arose, so a step is
+// also the finest place a stack can point to. A panic in fn is recorded with
+// the stack where it happened, and goes on.
+func Capture(ctx context.Context, name string, fn func(context.Context) error, opts ...trace.SpanStartOption) (err error) {
 	ctx, span := trace.SpanFromContext(ctx).TracerProvider().Tracer(scopeName).Start(ctx, name, opts...)
-	defer span.End()
-	if err := fn(ctx); err != nil {
-		recordError(span, err)
-		return err
-	}
-	span.SetStatus(codes.Ok, "")
-	return nil
+	defer func() {
+		if r := recover(); r != nil {
+			recordPanic(span, r)
+			span.End()
+			panic(r)
+		}
+		if err != nil {
+			recordError(span, err)
+		} else {
+			span.SetStatus(codes.Ok, "")
+		}
+		span.End()
+	}()
+	return fn(ctx)
 }
+
+// annotationsMu guards the read, change and write of a span's annotation
+// list. The list lives only in the span: the SDK guards each SetAttributes
+// call, but offers no hook to keep state beside a span and no way to change
+// an attribute in place, so two goroutines annotating one span (a handler
+// that fans out) would each read the list, add their key and write it back,
+// and the last write would drop the other's key. Only a lock of this package
+// can guard that; one for all spans is enough, as it is held only while one
+// span's attributes are read and written.
+var annotationsMu sync.Mutex
 
 // annotate sets kvs on span and adds their keys to its annotation list. The
 // list is read back from the span itself (the SDK's spans expose their
@@ -84,6 +110,8 @@ func annotate(span trace.Span, kvs ...attribute.KeyValue) {
 	if !span.IsRecording() {
 		return
 	}
+	annotationsMu.Lock()
+	defer annotationsMu.Unlock()
 	var keys []string
 	if s, ok := span.(interface{ Attributes() []attribute.KeyValue }); ok {
 		for _, kv := range s.Attributes() {
@@ -111,8 +139,8 @@ func checkAnnotationKey(key string) error {
 		return fmt.Errorf("annotation key %q: want 1 to 500 characters: %w", key, ErrAnnotation)
 	}
 	for _, r := range key {
-		if !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '_') {
-			return fmt.Errorf("annotation key %q: %q is not one of a-z, 0-9, _: %w", key, r, ErrAnnotation)
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_') {
+			return fmt.Errorf("annotation key %q: %q is not one of A-Z, a-z, 0-9, _: %w", key, r, ErrAnnotation)
 		}
 	}
 	return nil

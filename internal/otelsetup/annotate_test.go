@@ -3,7 +3,10 @@ package otelsetup_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel/codes"
@@ -27,7 +30,8 @@ func TestPutAnnotation(t *testing.T) {
 		{"uint32", "size", uint32(7), false, int64(7), ""},
 		{"float", "ratio", 0.25, false, 0.25, ""},
 		{"digits and underscore", "http_2xx", "ok", false, "ok", ""},
-		{"upper case key", "Path", "/", true, nil, "/"},
+		{"upper case key", "ColdStart", true, false, true, ""},
+		{"mixed case and digits", "Order_ID2", "x", false, "x", ""},
 		{"dotted key", "aws.path", "/", true, nil, "/"},
 		{"space in key", "my key", "/", true, nil, "/"},
 		{"empty key", "", "x", true, nil, ""},
@@ -121,3 +125,96 @@ func TestAnnotationsOnUnsampledSpanAreNoOps(t *testing.T) {
 	}
 	otelsetup.PutMetadata(context.Background(), "k", map[string]int{"a": 1})
 }
+
+// TestConcurrentAnnotationsAreAllListed: goroutines that annotate one span
+// at the same time (a handler fanning out) each keep their key in the span's
+// annotation list, which is read, changed and written back per call.
+func TestConcurrentAnnotationsAreAllListed(t *testing.T) {
+	tr, exp := otelsetuptest.New(t)
+	ctx, span := tr.TracerProvider().Tracer("test").Start(context.Background(), "step")
+	const goroutines, keys = 32, 20
+	var want []string
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		for k := range keys {
+			want = append(want, fmt.Sprintf("k%02d_%02d", g, k))
+		}
+		wg.Go(func() {
+			for k := range keys {
+				if err := otelsetup.PutAnnotation(ctx, fmt.Sprintf("k%02d_%02d", g, k), k); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	span.End()
+	tr.Flush(context.Background())
+
+	s := otelsetuptest.One(t, exp.GetSpans(), "step")
+	got := otelsetuptest.AnnotationKeys(s)
+	if !slices.Equal(got, want) {
+		missing := 0
+		for _, k := range want {
+			if !slices.Contains(got, k) {
+				missing++
+			}
+		}
+		t.Errorf("annotation list has %d keys, want %d: %d lost", len(got), len(want), missing)
+	}
+}
+
+// TestCaptureRecordsWhereTheStepFailed: Capture records the error with the
+// stack of the step, whose first frame is the code that called Capture, not
+// this package; a panic in the step is recorded on the step's span with the
+// stack where it happened, and goes on.
+func TestCaptureRecordsWhereTheStepFailed(t *testing.T) {
+	tests := []struct {
+		name      string
+		step      func(context.Context) error
+		wantType  string
+		wantFrame string // the first frame of the stack
+		wantPanic bool
+	}{
+		{"returned error", failingStep, "*errors.errorString", "otelsetup_test.captureStep(", false},
+		{"panic", panickingStep, "string", "panic(", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, exp := otelsetuptest.New(t)
+			ctx, parent := tr.TracerProvider().Tracer("test").Start(context.Background(), "invocation")
+			recovered := captureStep(ctx, tt.step)
+			parent.End()
+			tr.Flush(context.Background())
+
+			if (recovered != nil) != tt.wantPanic {
+				t.Fatalf("recovered %v, want a panic %v", recovered, tt.wantPanic)
+			}
+			step := otelsetuptest.One(t, exp.GetSpans(), "step")
+			if step.Status.Code != codes.Error {
+				t.Errorf("step status = %v, want error", step.Status.Code)
+			}
+			typ, _, stack := exception(t, step)
+			if typ != tt.wantType {
+				t.Errorf("exception.type = %s, want %s", typ, tt.wantType)
+			}
+			lines := strings.Split(stack, "\n")
+			if len(lines) < 2 || !strings.Contains(lines[1], "/"+tt.wantFrame) && !strings.HasPrefix(lines[1], tt.wantFrame) {
+				t.Errorf("stack starts at %q, want %q:\n%s", lines[min(1, len(lines)-1)], tt.wantFrame, stack)
+			}
+			if tt.wantPanic && !strings.Contains(stack, "otelsetup_test.panickingStep(") {
+				t.Errorf("stack does not show where the step panicked:\n%s", stack)
+			}
+		})
+	}
+}
+
+func captureStep(ctx context.Context, step func(context.Context) error) (recovered any) {
+	defer func() { recovered = recover() }()
+	_ = otelsetup.Capture(ctx, "step", step)
+	return nil
+}
+
+func failingStep(context.Context) error { return errors.New("step failed") }
+
+func panickingStep(context.Context) error { panic("step broke") }

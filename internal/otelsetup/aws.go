@@ -157,9 +157,11 @@ const (
 	awsRequestIDKey   = attribute.Key("aws.request_id")
 	httpStatusCodeKey = attribute.Key("http.response.status_code")
 	errorTypeKey      = attribute.Key("error.type")
-
-	awsScopeName = "github.com/xray-tracer/xray-tracer/internal/otelsetup/aws"
 )
+
+// awsScopeName names the tracer of AWS calls' spans, under the package's
+// import path read at run time (see scopeName).
+var awsScopeName = packagePath + "/aws"
 
 // XRayAttributes are the attributes the awsxray exporter needs to show an
 // AWS call as an AWS subsegment with its resource (see the constants

@@ -62,7 +62,7 @@ func BenchmarkInvocation(b *testing.B) {
 				payload := []byte(`{"Records":[]}`)
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := invoke(ctx, payload); err != nil {
+					if _, err := invoke.Invoke(ctx, payload); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -44,7 +44,7 @@ func TestConsoleWaterfall(t *testing.T) {
 	failed := stub("external HTTP Request", tid, 4, 1, false, 10*time.Millisecond, 2*time.Millisecond, trace.SpanKindInternal)
 	failed.Status = sdktrace.Status{Code: codes.Error, Description: "simulated failure"}
 	root := stub("dynamo", tid, 1, 9, true, 0, 12*time.Millisecond, trace.SpanKindInternal,
-		attribute.Bool("cold_start", true), attribute.String("service", "dynamo"), ann("cold_start", "service"))
+		attribute.Bool(ColdStartAnnotation, true), attribute.String(ServiceAnnotation, "dynamo"), ann(ColdStartAnnotation, ServiceAnnotation))
 
 	var out bytes.Buffer
 	e := newConsoleExporter(&out)

@@ -3,8 +3,8 @@
 // service map, AWS calls as subsegments named after the service, calls to
 // other APIs as remote subsegments, annotations that trace search can filter
 // on, and errors with their stacks. It is meant to be copied into your own
-// functions; it depends only on OpenTelemetry, the AWS SDK for Go v2,
-// aws-lambda-go, backoff and gobreaker.
+// functions, under any module path and directory; it depends only on
+// OpenTelemetry, the AWS SDK for Go v2, aws-lambda-go, backoff and gobreaker.
 //
 // A whole function:
 //
@@ -34,7 +34,9 @@
 // # What a user learns
 //
 //   - [Setup] builds the [Tracing] of the function once per process.
-//   - [Start] (or lambda.Start([Wrap](...))) traces every invocation.
+//   - [Start] (or lambda.Start([Wrap](...))) traces every invocation; both
+//     take aws-lambda-go's decoder options (lambda.WithUseNumber,
+//     WithDisallowUnknownFields) and encoder options.
 //   - [Tracing.AWSConfig] and [Tracing.HTTPClient] build the clients.
 //   - [Capture] records a step as a subsegment; [PutAnnotation] and
 //     [PutMetadata] record data on the current span.
@@ -64,7 +66,32 @@
 //	OTEL_SDK_DISABLED           true: record nothing, still pass trace context on
 //
 // The flush at the end of each invocation waits at most [DefaultFlushTimeout]
-// ([WithFlushTimeout] changes it) and never past the invocation's deadline.
+// ([WithFlushTimeout] changes it) and stops [DeadlineMargin] (100 ms) before
+// the invocation's deadline, the time the function still needs to send its
+// answer: a slow or dead collector never turns into a Lambda timeout.
+//
+// # What every invocation leaves
+//
+//   - The invocation span, with the annotations ColdStart and Service, named
+//     as Powertools for AWS Lambda names them.
+//   - An event that does not decode into the handler's type: the invocation
+//     span with a [*DecodeError] naming the type, returned to Lambda too.
+//   - A handler still running shortly before its deadline (the margin and
+//     the time the flush may take, at most 200 ms): the invocation span ends
+//     as timed out ([TimeoutError]) and is exported with every span ended so
+//     far; the handler runs on until Lambda stops it, and spans it ends later
+//     are flushed if time allows.
+//   - Errors and panics: status Error and an exception event. Its type is
+//     the most specific meaningful one (not the *fmt.wrapError around it; a
+//     panic's is the type of its value). Go errors carry no stack, so the
+//     recorded stack is the goroutine's where the error is recorded: for
+//     [Capture] the code that called it, for a handler's returned error the
+//     invocation's caller; only a panic's stack shows where it happened.
+//
+// Several invocations may run in one process (AWS_LAMBDA_MAX_CONCURRENCY
+// above 1, Lambda Managed Instances): each has its own span, decoder and
+// flush; ColdStart is true once per process; goroutines may annotate one span
+// at once.
 //
 // # How spans become X-Ray data
 //
@@ -74,5 +101,7 @@
 // AWS calls carry rpc.system=aws-api and aws.service, so they become "aws"
 // subsegments (see [XRayAttributes]); HTTP client spans become "remote" ones.
 // The attribute aws.xray.annotations lists the keys X-Ray indexes as
-// annotations; every other attribute is metadata.
+// annotations (keys of A-Z, a-z, 0-9 and _; see [PutAnnotation]); every
+// other attribute is metadata. The instrumentation scope of the spans this
+// package starts is its import path, read at run time.
 package otelsetup

@@ -34,7 +34,8 @@ func Example() {
 }
 
 // Wrap is the handler wrapper on its own, for lambda.StartWithOptions with
-// options of your own.
+// options of your own: the decoder's options go to Wrap, the process's
+// (SIGTERM, the base context) to lambda.StartWithOptions.
 func ExampleWrap() {
 	tracing, err := otelsetup.Setup(context.Background())
 	if err != nil {
@@ -43,7 +44,7 @@ func ExampleWrap() {
 	handler := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		return events.SQSEventResponse{}, nil
 	}
-	lambda.StartWithOptions(otelsetup.Wrap(tracing, handler), lambda.WithEnableSIGTERM(func() {
+	lambda.StartWithOptions(otelsetup.Wrap(tracing, handler, lambda.WithDisallowUnknownFields(true)), lambda.WithEnableSIGTERM(func() {
 		_ = tracing.Shutdown(context.Background())
 	}))
 }
@@ -63,15 +64,15 @@ func ExampleCapture() {
 	// Output: <nil>
 }
 
-// Annotation keys are a-z, 0-9 and _; a value that breaks the rule is kept
-// as metadata and the error says why.
+// Annotation keys are A-Z, a-z, 0-9 and _; a value that breaks the rule is
+// kept as metadata and the error says why.
 func ExamplePutAnnotation() {
 	ctx := context.Background()
 	fmt.Println(otelsetup.PutAnnotation(ctx, "order_id", 42))
 	fmt.Println(otelsetup.PutAnnotation(ctx, "Order-ID", 42))
 	// Output:
 	// <nil>
-	// annotation key "Order-ID": 'O' is not one of a-z, 0-9, _: not an X-Ray annotation
+	// annotation key "Order-ID": '-' is not one of A-Z, a-z, 0-9, _: not an X-Ray annotation
 }
 
 // A client for an API outside AWS: retries, backoff, a circuit breaker, and a

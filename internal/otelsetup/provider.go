@@ -27,8 +27,9 @@ import (
 // that a dead one costs each invocation little.
 const DefaultFlushTimeout = time.Second
 
-// scopeName names the tracer of the spans this package starts itself.
-const scopeName = "github.com/xray-tracer/xray-tracer/internal/otelsetup"
+// scopeName names the tracer of the spans this package starts itself: the
+// package's import path, wherever the package was copied to.
+var scopeName = packagePath
 
 // Tracing is the tracing set up for one Lambda function: a tracer provider
 // whose spans X-Ray can take, the propagator for outgoing calls, and the flush
@@ -247,7 +248,8 @@ func (t *Tracing) TracerProvider() trace.TracerProvider { return t.provider }
 func (t *Tracing) ServiceName() string { return t.serviceName }
 
 // Flush exports every finished span, waiting at most the flush timeout and
-// never past ctx's deadline. It reports failures to OpenTelemetry's error
+// never past ctx's deadline less [DeadlineMargin], the time the invocation
+// still needs after the flush. It reports failures to OpenTelemetry's error
 // handler, never to the caller: a slow or dead collector must not fail the
 // work it observes.
 func (t *Tracing) Flush(ctx context.Context) {
@@ -256,10 +258,10 @@ func (t *Tracing) Flush(ctx context.Context) {
 	}
 	bound := t.flushTimeout
 	if deadline, ok := ctx.Deadline(); ok {
-		bound = min(bound, time.Until(deadline))
+		bound = min(bound, time.Until(deadline)-DeadlineMargin)
 	}
 	if bound <= 0 {
-		otel.Handle(errors.New("otelsetup: no time left to flush spans before the invocation's deadline"))
+		otel.Handle(errors.New("otelsetup: no time left to flush spans before the invocation's deadline less its safety margin"))
 		return
 	}
 	// The flush must run even when the invocation's context was canceled.

@@ -133,7 +133,7 @@ func TestSetupSampling(t *testing.T) {
 			t.Setenv("OTEL_TRACES_SAMPLER", tt.sampler)
 			tr, exp := otelsetuptest.New(t)
 			header := strings.Replace(ctxHeader, "Sampled=1", tt.parent, 1)
-			if _, err := otelsetup.Wrap(tr, okHandler)(otelsetuptest.InvocationContext("r", header), []byte(`{}`)); err != nil {
+			if _, err := otelsetup.Wrap(tr, okHandler).Invoke(otelsetuptest.InvocationContext("r", header), []byte(`{}`)); err != nil {
 				t.Fatal(err)
 			}
 			if got := len(exp.GetSpans()); got != tt.wantSpans {
@@ -242,7 +242,7 @@ func TestSetupDisabledPassesTheTraceOn(t *testing.T) {
 		})
 		return "done", nil
 	})
-	if _, err := h(otelsetuptest.InvocationContext("r", ctxHeader), []byte(`{}`)); err != nil {
+	if _, err := h.Invoke(otelsetuptest.InvocationContext("r", ctxHeader), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	if got := srv.Requests()[0].Header.Get("X-Amzn-Trace-Id"); got != ctxHeader {

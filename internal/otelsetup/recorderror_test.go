@@ -2,9 +2,15 @@ package otelsetup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -13,23 +19,41 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
+// typedError is an error type of a user's, which wraps a cause and means
+// more than it.
+type typedError struct{ err error }
+
+func (e *typedError) Error() string { return "typed: " + e.err.Error() }
+func (e *typedError) Unwrap() error { return e.err }
+
 func TestErrorType(t *testing.T) {
 	notFound := &types.ResourceNotFoundException{Message: new(string)}
 	opErr := &smithy.OperationError{ServiceID: "DynamoDB", OperationName: "UpdateItem", Err: notFound}
+	sentinel := errors.New("simulated failure")
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	tests := []struct {
+		name string
 		err  error
 		want string
 	}{
-		{errors.New("plain"), "*errors.errorString"},
-		{fmt.Errorf("context: %w", errors.New("plain")), "*fmt.wrapError"},
-		{fmt.Errorf("add a hit: %w", opErr), "*types.ResourceNotFoundException"},
-		{opErr, "*types.ResourceNotFoundException"},
-		{context.DeadlineExceeded, "context.deadlineExceededError"},
-		{fmt.Errorf("wait: %w", context.DeadlineExceeded), "context.deadlineExceededError"},
+		{"plain message", errors.New("plain"), "*errors.errorString"},
+		{"wrapped message: the message, not the wrapper", fmt.Errorf("context: %w", sentinel), "*errors.errorString"},
+		{"twice wrapped message", fmt.Errorf("outer: %w", fmt.Errorf("inner: %w", sentinel)), "*errors.errorString"},
+		{"AWS error", fmt.Errorf("add a hit: %w", opErr), "*types.ResourceNotFoundException"},
+		{"AWS operation error", opErr, "*types.ResourceNotFoundException"},
+		{"context", context.DeadlineExceeded, "context.deadlineExceededError"},
+		{"wrapped context", fmt.Errorf("wait: %w", context.DeadlineExceeded), "context.deadlineExceededError"},
+		{"HTTP client error", fmt.Errorf("GET: %w", &url.Error{Op: "Get", URL: "http://x", Err: refused}), "syscall.Errno"},
+		{"HTTP client error around a message", &url.Error{Op: "Get", URL: "http://x", Err: fmt.Errorf("GET x: %w", sentinel)}, "*errors.errorString"},
+		{"typed error around a message", fmt.Errorf("order: %w", &typedError{sentinel}), "*otelsetup.typedError"},
+		{"joined: the first typed one", errors.Join(sentinel, &typedError{sentinel}, notFound), "*otelsetup.typedError"},
+		{"several wrapped", fmt.Errorf("%w and %w", sentinel, opErr), "*types.ResourceNotFoundException"},
+		{"undecodable event", &DecodeError{EventType: "events.SNSEvent", Err: io.ErrUnexpectedEOF}, "*otelsetup.DecodeError"},
+		{"event of the wrong shape", &DecodeError{EventType: "events.SNSEvent", Err: &json.UnmarshalTypeError{Value: "string"}}, "*json.UnmarshalTypeError"},
 	}
 	for _, tt := range tests {
 		if got := errorType(tt.err); got != tt.want {
-			t.Errorf("errorType(%v) = %s, want %s", tt.err, got, tt.want)
+			t.Errorf("%s: errorType(%v) = %s, want %s", tt.name, tt.err, got, tt.want)
 		}
 	}
 }

@@ -2,13 +2,18 @@ package otelsetup_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -56,7 +61,7 @@ func TestWrapContinuesLambdaTraceHeader(t *testing.T) {
 			h := otelsetup.Wrap(tr, okHandler)
 
 			before := time.Now()
-			out, err := h(otelsetuptest.InvocationContext("req-1", tt.ctxHeader), readEvent(t, "sns-fanout.json"))
+			out, err := otelsetuptest.Invoke[string](t, otelsetuptest.InvocationContext("req-1", tt.ctxHeader), h, readEvent(t, "sns-fanout.json"))
 			if err != nil || out != "done" {
 				t.Fatalf("handler = %q, %v; want done, nil", out, err)
 			}
@@ -95,7 +100,7 @@ func TestWrapFollowsLambdaSampledFlag(t *testing.T) {
 		return "", nil
 	})
 	header := strings.Replace(ctxHeader, "Sampled=1", "Sampled=0", 1)
-	if _, err := h(otelsetuptest.InvocationContext("req-1", header), readEvent(t, "sns-fanout.json")); err != nil {
+	if _, err := h.Invoke(otelsetuptest.InvocationContext("req-1", header), readEvent(t, "sns-fanout.json")); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(exp.GetSpans()); n != 0 {
@@ -114,7 +119,7 @@ func TestWrapRecordsInvocation(t *testing.T) {
 
 	for i, wantCold := range []bool{true, false, false} {
 		exp.Reset()
-		if _, err := h(otelsetuptest.InvocationContext("req-"+string(rune('a'+i)), ctxHeader), readEvent(t, "sns-fanout.json")); err != nil {
+		if _, err := h.Invoke(otelsetuptest.InvocationContext("req-"+string(rune('a'+i)), ctxHeader), readEvent(t, "sns-fanout.json")); err != nil {
 			t.Fatal(err)
 		}
 		inv := onlySpan(t, exp.GetSpans())
@@ -134,7 +139,9 @@ func TestWrapRecordsInvocation(t *testing.T) {
 				t.Errorf("invocation %d: %s = %v, want %v", i, key, got.AsInterface(), v)
 			}
 		}
-		wantAnn := map[string]any{"cold_start": wantCold, "service": "orders"}
+		// Named as Powertools names them, so that one filter expression
+		// (annotation.ColdStart = true) finds functions in every language.
+		wantAnn := map[string]any{"ColdStart": wantCold, "Service": "orders"}
 		if got := otelsetuptest.Annotations(inv); !equalMaps(got, wantAnn) {
 			t.Errorf("invocation %d: annotations = %v, want %v", i, got, wantAnn)
 		}
@@ -188,7 +195,7 @@ func TestWrapRecordsFailures(t *testing.T) {
 			var err error
 			func() {
 				defer func() { recovered = recover() }()
-				_, err = h(otelsetuptest.InvocationContext("req-1", ctxHeader), []byte(tt.payload))
+				_, err = h.Invoke(otelsetuptest.InvocationContext("req-1", ctxHeader), []byte(tt.payload))
 			}()
 			if (recovered != nil) != tt.wantPanic {
 				t.Fatalf("recovered %v, want panic %v", recovered, tt.wantPanic)
@@ -251,4 +258,245 @@ func equalMaps(a, b map[string]any) bool {
 		}
 	}
 	return true
+}
+
+// testEvent reads a payload of testdata/events: among them what a misconfigured event
+// source, a hand-made test event or a truncated message sends.
+func testEvent(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/events/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// exception returns the attributes of s's exception event.
+func exception(t *testing.T, s tracetest.SpanStub) (typ, msg, stack string) {
+	t.Helper()
+	for _, ev := range s.Events {
+		if ev.Name != "exception" {
+			continue
+		}
+		for _, kv := range ev.Attributes {
+			switch kv.Key {
+			case "exception.type":
+				typ = kv.Value.AsString()
+			case "exception.message":
+				msg = kv.Value.AsString()
+			case "exception.stacktrace":
+				stack = kv.Value.AsString()
+			}
+		}
+		return typ, msg, stack
+	}
+	t.Fatalf("span %q has no exception event", s.Name)
+	return "", "", ""
+}
+
+// TestWrapTracesUndecodableEvents: aws-lambda-go hands the wrapper the raw
+// payload, so an event that does not decode into the handler's type still
+// leaves the invocation span, with the decode error on it, and the error is
+// returned to Lambda.
+func TestWrapTracesUndecodableEvents(t *testing.T) {
+	strict := []lambda.Option{lambda.WithDisallowUnknownFields(true)}
+	numbers := []lambda.Option{lambda.WithUseNumber(true)}
+	tests := []struct {
+		name    string
+		file    string
+		opts    []lambda.Option
+		wantErr bool
+	}{
+		{"truncated JSON", "truncated.json", nil, true},
+		{"empty payload", "empty.json", nil, true},
+		{"random bytes", "random.bin", nil, true},
+		{"wrong shape", "wrong-shape.json", nil, true},
+		{"unknown field allowed by default", "unknown-field.json", nil, false},
+		{"truncated JSON, strict", "truncated.json", strict, true},
+		{"empty payload, strict", "empty.json", strict, true},
+		{"random bytes, strict", "random.bin", strict, true},
+		{"wrong shape, strict", "wrong-shape.json", strict, true},
+		{"unknown field, strict", "unknown-field.json", strict, true},
+		{"truncated JSON, numbers", "truncated.json", numbers, true},
+		{"empty payload, numbers", "empty.json", numbers, true},
+		{"random bytes, numbers", "random.bin", numbers, true},
+		{"wrong shape, numbers", "wrong-shape.json", numbers, true},
+		{"unknown field, numbers", "unknown-field.json", numbers, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, exp := otelsetuptest.New(t)
+			_, err := otelsetuptest.Invoke[string](t, otelsetuptest.InvocationContext("req-1", ctxHeader),
+				otelsetup.Wrap(tr, okHandler, tt.opts...), testEvent(t, tt.file))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("error = %v, want error %v", err, tt.wantErr)
+			}
+			spans := exp.GetSpans()
+			if len(spans) != 1 {
+				t.Fatalf("got %d spans, want the invocation span", len(spans))
+			}
+			inv := spans[0]
+			if !tt.wantErr {
+				if inv.Status.Code == codes.Error {
+					t.Errorf("status error on an event that decodes: %q", inv.Status.Description)
+				}
+				return
+			}
+			var decodeErr *otelsetup.DecodeError
+			if !errors.As(err, &decodeErr) || decodeErr.EventType != "events.SNSEvent" ||
+				!strings.Contains(err.Error(), "decode events.SNSEvent event") {
+				t.Errorf("error = %v, want a DecodeError naming the event type", err)
+			}
+			if inv.Status.Code != codes.Error {
+				t.Errorf("status = %v, want error", inv.Status.Code)
+			}
+			if _, msg, _ := exception(t, inv); !strings.Contains(msg, "events.SNSEvent") {
+				t.Errorf("exception.message = %q, want the event type", msg)
+			}
+		})
+	}
+}
+
+// TestWrapKeepsAWSLambdaOptions: the decoder and encoder options of
+// aws-lambda-go work through Wrap as through lambda.StartWithOptions.
+func TestWrapKeepsAWSLambdaOptions(t *testing.T) {
+	// The handler answers with what it decoded: the type of a number, and a
+	// string with HTML in it.
+	echo := func(_ context.Context, ev map[string]any) (map[string]any, error) {
+		return map[string]any{"n": fmt.Sprintf("%T", ev["n"]), "html": ev["html"]}, nil
+	}
+	tests := []struct {
+		name   string
+		opts   []lambda.Option
+		answer string
+	}{
+		{"defaults", nil, `{"html":"<b>bold</b>","n":"float64"}`},
+		{"WithUseNumber", []lambda.Option{lambda.WithUseNumber(true)}, `{"html":"<b>bold</b>","n":"json.Number"}`},
+		{"WithSetEscapeHTML", []lambda.Option{lambda.WithSetEscapeHTML(true)}, `{"html":"\u003cb\u003ebold\u003c/b\u003e","n":"float64"}`},
+		{"WithSetIndent", []lambda.Option{lambda.WithSetIndent("", " ")}, "{\n \"html\": \"<b>bold</b>\",\n \"n\": \"float64\"\n}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, _ := otelsetuptest.New(t)
+			h := otelsetup.Wrap(tr, echo, tt.opts...)
+			answer, err := h.Invoke(otelsetuptest.InvocationContext("req-1", ctxHeader), testEvent(t, "numbers.json"))
+			if err != nil || string(answer) != tt.answer {
+				t.Errorf("answer = %q, %v; want %q", answer, err, tt.answer)
+			}
+		})
+	}
+}
+
+// TestColdStartIsMarkedOnceAcrossConcurrentInvocations: with
+// AWS_LAMBDA_MAX_CONCURRENCY > 1 several invoke loops share one wrapped
+// handler; only the first invocation of the process is a cold start.
+func TestColdStartIsMarkedOnceAcrossConcurrentInvocations(t *testing.T) {
+	tr, exp := otelsetuptest.New(t)
+	h := lambda.NewHandler(otelsetup.Wrap(tr, okHandler))
+	event := readEvent(t, "sns-fanout.json")
+	const n = 64
+	var start, done sync.WaitGroup
+	start.Add(1)
+	for i := range n {
+		done.Go(func() {
+			start.Wait() // all at once
+			if _, err := h.Invoke(otelsetuptest.InvocationContext(fmt.Sprint("req-", i), ctxHeader), event); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	start.Done()
+	done.Wait()
+
+	spans := exp.GetSpans()
+	if len(spans) != n {
+		t.Fatalf("got %d spans, want %d", len(spans), n)
+	}
+	cold := 0
+	for _, s := range spans {
+		if v, _ := otelsetuptest.Attr(s, "faas.coldstart"); v.AsBool() {
+			cold++
+		}
+	}
+	if cold != 1 {
+		t.Errorf("%d invocations marked as cold starts, want 1", cold)
+	}
+}
+
+// TestConcurrentInvocationsGetTheirOwnAnswers: invocations that run at the
+// same time through one wrapped handler each get the answer of their own
+// event (run with -race: answers must not share buffers).
+func TestConcurrentInvocationsGetTheirOwnAnswers(t *testing.T) {
+	tr, _ := otelsetuptest.New(t)
+	h := lambda.NewHandler(otelsetup.Wrap(tr, func(_ context.Context, ev events.SNSEvent) (string, error) {
+		return ev.Records[0].SNS.Message, nil
+	}))
+	var sample events.SNSEvent
+	if err := json.Unmarshal(readEvent(t, "sns-fanout.json"), &sample); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 64 {
+		ev := sample
+		ev.Records = slices.Clone(sample.Records)
+		ev.Records[0].SNS.Message = fmt.Sprintf("/orders/%d", i)
+		payload := otelsetuptest.Event(t, ev)
+		wg.Go(func() {
+			for range 20 {
+				answer, err := h.Invoke(otelsetuptest.InvocationContext("r", ctxHeader), payload)
+				if want := fmt.Sprintf(`"/orders/%d"`, i); err != nil || string(answer) != want {
+					t.Errorf("answer = %s, %v; want %s", answer, err, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestWrapRecordsPanicValueType: a panic's exception.type is the type of the
+// value the handler panicked with, and its stack shows where it panicked.
+func TestWrapRecordsPanicValueType(t *testing.T) {
+	tests := []struct {
+		name     string
+		handler  func(context.Context, events.SNSEvent) (string, error)
+		wantType string
+	}{
+		{"string", panicsWithString, "string"},
+		{"error value", panicsWithError, "*otelsetup_test.orderError"},
+		{"runtime error", panicsOnIndex, "runtime.boundsError"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, exp := otelsetuptest.New(t)
+			func() {
+				defer func() { _ = recover() }()
+				_, _ = otelsetuptest.Invoke[string](t, otelsetuptest.InvocationContext("req-1", ctxHeader),
+					otelsetup.Wrap(tr, tt.handler), []byte(`{}`))
+				t.Fatal("the panic did not go on")
+			}()
+			inv := onlySpan(t, exp.GetSpans())
+			typ, _, stack := exception(t, inv)
+			if typ != tt.wantType {
+				t.Errorf("exception.type = %s, want %s", typ, tt.wantType)
+			}
+			if !strings.Contains(stack, "otelsetup_test.panics") {
+				t.Errorf("stack does not show the panicking function:\n%s", stack)
+			}
+		})
+	}
+}
+
+type orderError struct{ id int }
+
+func (e *orderError) Error() string { return fmt.Sprintf("order %d is broken", e.id) }
+
+func panicsWithString(context.Context, events.SNSEvent) (string, error) { panic("kaput") }
+
+func panicsWithError(context.Context, events.SNSEvent) (string, error) {
+	panic(&orderError{id: 42})
+}
+
+func panicsOnIndex(_ context.Context, ev events.SNSEvent) (string, error) {
+	return ev.Records[len(ev.Records)].SNS.Message, nil
 }

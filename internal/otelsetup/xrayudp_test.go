@@ -49,7 +49,7 @@ func TestXRayUDPDeliversEverySpan(t *testing.T) {
 			tr := setupXRayUDP(t, agent.Addr)
 			invoke := otelsetup.Wrap(tr, manySpans(n-1, 100)) // plus the invocation span
 
-			if _, err := invoke(otelsetuptest.InvocationContext("req-1", ctxHeader), []byte(`{}`)); err != nil {
+			if _, err := invoke.Invoke(otelsetuptest.InvocationContext("req-1", ctxHeader), []byte(`{}`)); err != nil {
 				t.Fatal(err)
 			}
 			// Sent before the handler returned: in the agent's socket buffer.
@@ -85,7 +85,7 @@ func TestXRayUDPTrimsASpanTooLargeForADatagram(t *testing.T) {
 	agent := otelsetuptest.StartXRayAgent(t)
 	tr := setupXRayUDP(t, agent.Addr)
 	invoke := otelsetup.Wrap(tr, manySpans(1, 200<<10))
-	if _, err := invoke(otelsetuptest.InvocationContext("req-1", ctxHeader), []byte(`{}`)); err != nil {
+	if _, err := invoke.Invoke(otelsetuptest.InvocationContext("req-1", ctxHeader), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	if got := agent.WaitForSpans(2, 5*time.Second); got != 2 {
@@ -138,7 +138,7 @@ func TestXRayUDPNeverFailsTheInvocation(t *testing.T) {
 			invoke := otelsetup.Wrap(tr, manySpans(999, 100))
 			for i := range 3 { // a dead port answers ICMP; later sends must not fail
 				start := time.Now()
-				out, err := invoke(otelsetuptest.InvocationContext(fmt.Sprint("req-", i), ctxHeader), []byte(`{}`))
+				out, err := otelsetuptest.Invoke[string](t, otelsetuptest.InvocationContext(fmt.Sprint("req-", i), ctxHeader), invoke, []byte(`{}`))
 				if err != nil || out != "done" {
 					t.Fatalf("invocation %d = %q, %v; want done, nil", i, out, err)
 				}
@@ -176,7 +176,7 @@ func TestDaemonAddress(t *testing.T) {
 			}
 			defer func() { _ = tr.Shutdown(context.Background()) }()
 			before := len(agent.Spans())
-			if _, err := otelsetup.Wrap(tr, okHandler)(otelsetuptest.InvocationContext("r", ctxHeader), []byte(`{}`)); err != nil {
+			if _, err := otelsetup.Wrap(tr, okHandler).Invoke(otelsetuptest.InvocationContext("r", ctxHeader), []byte(`{}`)); err != nil {
 				t.Fatal(err)
 			}
 			if got := agent.WaitForSpans(before+1, 5*time.Second); got != before+1 {
@@ -196,7 +196,7 @@ func TestXRayUDPReportsASpanItCannotSend(t *testing.T) {
 	invoke := otelsetup.Wrap(tr, func(ctx context.Context, _ events.SNSEvent) (string, error) {
 		return "done", otelsetup.Capture(ctx, strings.Repeat("n", 100<<10), func(context.Context) error { return nil })
 	})
-	if _, err := invoke(otelsetuptest.InvocationContext("req-1", ctxHeader), []byte(`{}`)); err != nil {
+	if _, err := invoke.Invoke(otelsetuptest.InvocationContext("req-1", ctxHeader), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	if got := agent.WaitForSpans(1, 5*time.Second); got != 1 {

@@ -28,7 +28,7 @@ func TestHandle(t *testing.T) {
 			name:      "publishes the simulated message",
 			event:     event,
 			wantCalls: 1,
-			wantTree: `svc internal {cold_start=true, service=svc}
+			wantTree: `svc internal {ColdStart=true, Service=svc}
   SNS Publish Logic internal {message=Simulated Message}
     SNS.Publish client
 `,
@@ -39,7 +39,7 @@ func TestHandle(t *testing.T) {
 			fail:      true,
 			wantErr:   "publish to " + topicARN,
 			wantCalls: 1,
-			wantTree: `svc internal {cold_start=true, service=svc} ERROR
+			wantTree: `svc internal {ColdStart=true, Service=svc} ERROR
   SNS Publish Logic internal {message=Simulated Message} ERROR
     SNS.Publish client ERROR
 `,
@@ -48,7 +48,7 @@ func TestHandle(t *testing.T) {
 			name:     "empty message",
 			event:    []byte(`{"Records":[{"Sns":{"MessageId":"m-2","Message":""}}]}`),
 			wantErr:  `SNS record 0 (message ID "m-2"): message "" is not a request path`,
-			wantTree: "svc internal {cold_start=true, service=svc} ERROR\n",
+			wantTree: "svc internal {ColdStart=true, Service=svc} ERROR\n",
 		},
 	}
 	for _, tt := range tests {
@@ -61,7 +61,7 @@ func TestHandle(t *testing.T) {
 			}
 			h := &snspublish.Handler{Topic: sns.NewFromConfig(srv.Config(t, tr.AWSConfig)), TopicARN: topicARN}
 
-			res, err := otelsetup.Wrap(tr, h.Handle)(otelsetuptest.InvocationContext("req-1", otelsetuptest.TraceHeader), tt.event)
+			res, err := otelsetuptest.Invoke[snspublish.Result](t, otelsetuptest.InvocationContext("req-1", otelsetuptest.TraceHeader), otelsetup.Wrap(tr, h.Handle), tt.event)
 			otelsetuptest.CheckError(t, err, nil, tt.wantErr)
 			otelsetuptest.CheckTree(t, exp.GetSpans(), tt.wantTree)
 			reqs := srv.Requests()

@@ -21,7 +21,7 @@ func TestHandle(t *testing.T) {
 		{
 			name:  "processes the message",
 			event: event,
-			wantTree: `svc internal {cold_start=true, service=svc}
+			wantTree: `svc internal {ColdStart=true, Service=svc}
   process_message internal {message_content=Simulated Message}
 `,
 		},
@@ -29,20 +29,20 @@ func TestHandle(t *testing.T) {
 			name:     "no records",
 			event:    []byte(`{}`),
 			wantErr:  fanout.ErrNoRecords,
-			wantTree: "svc internal {cold_start=true, service=svc} ERROR\n",
+			wantTree: "svc internal {ColdStart=true, Service=svc} ERROR\n",
 		},
 		{
 			name:     "malformed event",
 			event:    []byte(`{"Records":[{"Sns":{"Message":7}}]}`),
 			wantText: "decode events.SNSEvent event",
-			wantTree: "svc internal {cold_start=true, service=svc} ERROR\n",
+			wantTree: "svc internal {ColdStart=true, Service=svc} ERROR\n",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("OTEL_SERVICE_NAME", "svc")
 			tr, exp := otelsetuptest.New(t)
-			res, err := otelsetup.Wrap(tr, snssubscribe.Handler{}.Handle)(otelsetuptest.InvocationContext("req-1", otelsetuptest.TraceHeader), tt.event)
+			res, err := otelsetuptest.Invoke[snssubscribe.Result](t, otelsetuptest.InvocationContext("req-1", otelsetuptest.TraceHeader), otelsetup.Wrap(tr, snssubscribe.Handler{}.Handle), tt.event)
 			otelsetuptest.CheckError(t, err, tt.wantErr, tt.wantText)
 			otelsetuptest.CheckTree(t, exp.GetSpans(), tt.wantTree)
 			if tt.wantErr != nil || tt.wantText != "" {

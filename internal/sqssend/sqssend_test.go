@@ -28,7 +28,7 @@ func TestHandle(t *testing.T) {
 			name:     "sends one greeting",
 			event:    event,
 			wantSent: 1,
-			wantTree: `svc internal {cold_start=true, service=svc}
+			wantTree: `svc internal {ColdStart=true, Service=svc}
   SQS Logic internal {message=hello from /orders/42}
     SQS.SendMessage client
 `,
@@ -39,7 +39,7 @@ func TestHandle(t *testing.T) {
 			fail:     true,
 			wantErr:  `send "hello from /orders/42" to ` + queueURL,
 			wantSent: 1,
-			wantTree: `svc internal {cold_start=true, service=svc} ERROR
+			wantTree: `svc internal {ColdStart=true, Service=svc} ERROR
   SQS Logic internal {message=hello from /orders/42} ERROR
     SQS.SendMessage client ERROR
 `,
@@ -48,7 +48,7 @@ func TestHandle(t *testing.T) {
 			name:     "malformed event",
 			event:    []byte(`[1,2]`),
 			wantErr:  "decode events.SNSEvent event",
-			wantTree: "svc internal {cold_start=true, service=svc} ERROR\n",
+			wantTree: "svc internal {ColdStart=true, Service=svc} ERROR\n",
 		},
 	}
 	for _, tt := range tests {
@@ -61,7 +61,7 @@ func TestHandle(t *testing.T) {
 			}
 			h := &sqssend.Handler{Queue: sqs.NewFromConfig(srv.Config(t, tr.AWSConfig)), QueueURL: queueURL}
 
-			res, err := otelsetup.Wrap(tr, h.Handle)(otelsetuptest.InvocationContext("req-1", otelsetuptest.TraceHeader), tt.event)
+			res, err := otelsetuptest.Invoke[sqssend.Result](t, otelsetuptest.InvocationContext("req-1", otelsetuptest.TraceHeader), otelsetup.Wrap(tr, h.Handle), tt.event)
 			otelsetuptest.CheckError(t, err, nil, tt.wantErr)
 			otelsetuptest.CheckTree(t, exp.GetSpans(), tt.wantTree)
 			reqs := srv.Requests()

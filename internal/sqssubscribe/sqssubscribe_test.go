@@ -22,7 +22,7 @@ func TestHandleBatch(t *testing.T) {
 	event := otelsetuptest.ReadEvent(t, "sqs-batch.json")
 	tr, exp := otelsetuptest.New(t)
 
-	resp, err := otelsetup.Wrap(tr, sqssubscribe.Handler{}.Handle)(otelsetuptest.InvocationContext("req-1", header), event)
+	resp, err := otelsetuptest.Invoke[events.SQSEventResponse](t, otelsetuptest.InvocationContext("req-1", header), otelsetup.Wrap(tr, sqssubscribe.Handler{}.Handle), event)
 	if err != nil {
 		t.Fatalf("error = %v: a failing record must not fail the batch", err)
 	}
@@ -32,7 +32,7 @@ func TestHandleBatch(t *testing.T) {
 	}
 
 	spans := exp.GetSpans()
-	wantTree := `svc internal {cold_start=true, service=svc}
+	wantTree := `svc internal {ColdStart=true, Service=svc}
   process_message internal {message=hello from /orders/42}
   process_message internal ERROR
   process_message internal {message=hello from /}
@@ -90,7 +90,7 @@ func TestHandleRejectsWhatIsNotAGreeting(t *testing.T) {
 	for _, tt := range tests {
 		tr, _ := otelsetuptest.New(t)
 		ev := events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m-1", Body: tt.body}}}
-		resp, err := otelsetup.Wrap(tr, sqssubscribe.Handler{}.Handle)(otelsetuptest.InvocationContext("r", header), otelsetuptest.Event(t, ev))
+		resp, err := otelsetuptest.Invoke[events.SQSEventResponse](t, otelsetuptest.InvocationContext("r", header), otelsetup.Wrap(tr, sqssubscribe.Handler{}.Handle), otelsetuptest.Event(t, ev))
 		if err != nil {
 			t.Fatalf("%s: error %v", tt.name, err)
 		}
@@ -104,7 +104,7 @@ func TestHandleMalformedEventFailsWholeInvocation(t *testing.T) {
 	// Without records to name there is no item to report; Lambda retries the
 	// batch and, after maxReceiveCount, SQS moves it to the DLQ.
 	tr, exp := otelsetuptest.New(t)
-	_, err := otelsetup.Wrap(tr, sqssubscribe.Handler{}.Handle)(otelsetuptest.InvocationContext("r", header), []byte(`{"Records":"x"}`))
+	_, err := otelsetuptest.Invoke[events.SQSEventResponse](t, otelsetuptest.InvocationContext("r", header), otelsetup.Wrap(tr, sqssubscribe.Handler{}.Handle), []byte(`{"Records":"x"}`))
 	if err == nil || !strings.Contains(err.Error(), "decode events.SQSEvent event") {
 		t.Errorf("error = %v, want a decode error naming the event type", err)
 	}

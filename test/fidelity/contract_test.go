@@ -65,9 +65,10 @@ func checkRequest(t *testing.T, docs []harness.Segment, req harness.Request) {
 		if inv.Function != "sqs-subscribe" && inv.TraceID != req.TraceID {
 			t.Errorf("%s: trace %s, want the request's %s", inv.Function, inv.TraceID, req.TraceID)
 		}
-		checkAnnotations(t, inv.Function, *root, []string{"cold_start", "service"})
-		if root.Annotations["service"] != inv.Function {
-			t.Errorf("%s: annotation service = %v", inv.Function, root.Annotations["service"])
+		// Named as Powertools names them.
+		checkAnnotations(t, inv.Function, *root, []string{"ColdStart", "Service"})
+		if root.Annotations["Service"] != inv.Function {
+			t.Errorf("%s: annotation Service = %v", inv.Function, root.Annotations["Service"])
 		}
 		sub := below(docs, root.ID)
 		b := one(t, sub, business[inv.Function].name, inv.Function)

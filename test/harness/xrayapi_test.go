@@ -327,7 +327,7 @@ func TestSegmentDecodesDocumentedFields(t *testing.T) {
 		{"cause working_directory", s.Cause.WorkingDirectory, "/var/task"},
 		{"aws.account_id", s.AWS.AccountID, "123456789012"},
 		{"aws.function_arn", s.AWS.FunctionARN, "arn:aws:lambda:eu-west-1:123456789012:function:dynamo"},
-		{"annotations", s.Annotations, map[string]any{"path": "/hello", "cold_start": true, "attempt": 2.0}},
+		{"annotations", s.Annotations, map[string]any{"path": "/hello", "ColdStart": true, "attempt": 2.0}},
 		{"metadata", s.Metadata, map[string]map[string]any{"default": {"faas.name": "dynamo"}}},
 		{"links", s.Links, []Link{{TraceID: "1-66f0a1b0-fedcba9876543210fedcba98", ID: "1111111111111111", Attributes: map[string]any{"messaging.system": "aws_sqs"}}}},
 		{"subsegment namespace", dynamo.Namespace, "aws"},

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -72,6 +73,23 @@ func Event(t testing.TB, v any) json.RawMessage {
 		t.Fatalf("encode event: %v", err)
 	}
 	return b
+}
+
+// Invoke runs handler as aws-lambda-go runs what lambda.Start is given: the
+// payload goes in as bytes, and the JSON answer comes back decoded into Out.
+// handler is anything lambda.Start takes, such as what otelsetup.Wrap
+// returns.
+func Invoke[Out any](t testing.TB, ctx context.Context, handler any, payload []byte) (Out, error) {
+	t.Helper()
+	var out Out
+	answer, err := lambda.NewHandler(handler).Invoke(ctx, payload)
+	if err != nil {
+		return out, err
+	}
+	if err := json.Unmarshal(answer, &out); err != nil {
+		t.Fatalf("decode the answer %.200q: %v", answer, err)
+	}
+	return out, nil
 }
 
 // Named returns the spans called name, in the order they ended.
@@ -129,6 +147,22 @@ func AnnotationKeys(s tracetest.SpanStub) []string {
 	keys := slices.Clone(list.AsStringSlice())
 	slices.Sort(keys)
 	return keys
+}
+
+// ExceptionType returns the exception.type of the first exception event of
+// s: the type X-Ray shows in the cause of the segment; "" if s has none.
+func ExceptionType(s tracetest.SpanStub) string {
+	for _, ev := range s.Events {
+		if ev.Name != "exception" {
+			continue
+		}
+		for _, kv := range ev.Attributes {
+			if kv.Key == "exception.type" {
+				return kv.Value.AsString()
+			}
+		}
+	}
+	return ""
 }
 
 // Tree draws the spans as the tree their parent IDs make, one span a line,
