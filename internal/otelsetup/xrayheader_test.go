@@ -102,7 +102,7 @@ func TestTraceHeaderFieldsTravelOn(t *testing.T) {
 				}
 				return "done", resp.Body.Close()
 			})
-			if _, err := h(otelsetuptest.InvocationContext("req-1", lineageHeader), []byte(`{"Records":[]}`)); err != nil {
+			if _, err := h.Invoke(otelsetuptest.InvocationContext("req-1", lineageHeader), []byte(`{"Records":[]}`)); err != nil {
 				t.Fatal(err)
 			}
 
@@ -178,7 +178,7 @@ func TestTraceHeaderSampling(t *testing.T) {
 				inner = trace.SpanContextFromContext(ctx)
 				return "done", nil
 			})
-			if _, err := h(otelsetuptest.InvocationContext("req-1", tt.header), []byte(`{}`)); err != nil {
+			if _, err := h.Invoke(otelsetuptest.InvocationContext("req-1", tt.header), []byte(`{}`)); err != nil {
 				t.Fatal(err)
 			}
 			if got := inner.TraceID().String(); got != "674a8c005759e988bd862e3fe1be46a9" {
@@ -222,7 +222,7 @@ func TestMalformedTraceHeaderReportedOnce(t *testing.T) {
 			t.Setenv("_X_AMZN_TRACE_ID", "")
 			seen := captureErrors(t)
 			tr, exp := otelsetuptest.New(t)
-			out, err := otelsetup.Wrap(tr, okHandler)(otelsetuptest.InvocationContext("req-1", header), []byte(`{}`))
+			out, err := otelsetuptest.Invoke[string](t, otelsetuptest.InvocationContext("req-1", header), otelsetup.Wrap(tr, okHandler), []byte(`{}`))
 			if err != nil || out != "done" {
 				t.Fatalf("invocation = %q, %v; want done, nil", out, err)
 			}
@@ -252,7 +252,7 @@ func TestStaleEnvironmentHeaderIsIgnored(t *testing.T) {
 	tr, exp := otelsetuptest.New(t)
 	//lint:ignore SA1029 aws-lambda-go stores the header under this plain string key.
 	ctx := context.WithValue(otelsetuptest.InvocationContext("req-1", ""), "x-amzn-trace-id", "")
-	if _, err := otelsetup.Wrap(tr, okHandler)(ctx, []byte(`{}`)); err != nil {
+	if _, err := otelsetup.Wrap(tr, okHandler).Invoke(ctx, []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	spans := exp.GetSpans()
