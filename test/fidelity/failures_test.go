@@ -120,9 +120,9 @@ func checkGoStack(t *testing.T, d harness.Segment) {
 
 // TestTimedOutInvocation: a handler that overruns its deadline still leaves
 // a trace. The http function's Lambda timeout is 2 s and the external API
-// answers after 20 s; Lambda stops the sandbox at the deadline, and X-Ray
-// has, from just before it, the invocation as a fault whose cause says it
-// timed out, instead of a hole.
+// answers after 20 s. Before the deadline the invocation span is ended as
+// timed out and exported with what ended before it, so X-Ray has the
+// invocation as a fault whose cause says it timed out, instead of a hole.
 func TestTimedOutInvocation(t *testing.T) {
 	cfg := harness.PatternConfig{
 		HTTPTargetDelay: 20 * time.Second,
@@ -137,8 +137,10 @@ func TestTimedOutInvocation(t *testing.T) {
 					inv = i
 				}
 			}
-			if inv.Result.Err == nil || inv.Result.Err.Type != "Sandbox.Timedout" {
-				t.Fatalf("the http invocation ended with %+v, want Lambda's timeout", inv.Result.Err)
+			// The handler gives up with its context at the deadline, so
+			// Lambda sees its answer or its timeout, whichever comes first.
+			if inv.Result.Err == nil {
+				t.Fatalf("the http invocation succeeded, want it to time out")
 			}
 			root := findInvocation(sc.docs, inv)
 			if root == nil {
