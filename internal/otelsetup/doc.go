@@ -61,7 +61,9 @@
 //	OTEL_TRACES_SAMPLER         default parentbased_always_on: follow the Sampled
 //	                            flag of Lambda's trace header (X-Ray's sampling rules);
 //	                            also always_on, always_off, traceidratio and
-//	                            parentbased_* with OTEL_TRACES_SAMPLER_ARG
+//	                            parentbased_* with OTEL_TRACES_SAMPLER_ARG (a ratio
+//	                            from 0 to 1, default 1); names in any case; a
+//	                            malformed ratio stops the function at start
 //	OTEL_PROPAGATORS            default tracecontext,baggage,xray; also none
 //	OTEL_SDK_DISABLED           true: record nothing, still pass trace context on
 //
@@ -92,6 +94,21 @@
 // above 1, Lambda Managed Instances): each has its own span, decoder and
 // flush; ColdStart is true once per process; goroutines may annotate one span
 // at once.
+//
+// # The trace header
+//
+// [XRayPropagator] reads and writes X-Amzn-Trace-Id as AWS services do, for
+// the invocation's header and for every call the function makes:
+//   - every field beyond Root, Parent and Sampled (Lambda's Lineage, which
+//     its recursive loop detection counts; Self) goes out again unchanged on
+//     every AWS call, HTTP call and SQS message, with the same Root and a new
+//     Parent; with OTEL_SDK_DISABLED the header goes out as it came;
+//   - Sampled=? (or no Sampled) leaves the decision to the sampler, as for a
+//     root span of the header's Root;
+//   - a header with Root but no Parent continues that trace;
+//   - spaces after ';' and around '=' are ignored;
+//   - a malformed header is reported once through OpenTelemetry's error
+//     handler, and the invocation runs in a new trace.
 //
 // # How spans become X-Ray data
 //
