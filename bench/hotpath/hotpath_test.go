@@ -27,9 +27,9 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/xray-tracer/xray-tracer/bench/internal/work"
-	"github.com/xray-tracer/xray-tracer/internal/awstest"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest"
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest/awstest"
 )
 
 const header = "Root=1-6b0652bc-3d8dbcca3b428f42645ea3e6;Parent=53995c3f42cd8ad8;Sampled=1"

@@ -11,8 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/xray-tracer/xray-tracer/internal/dynamo"
-	"github.com/xray-tracer/xray-tracer/internal/envconfig"
+	"github.com/xray-tracer/xray-tracer/internal/functions/dynamo"
+	"github.com/xray-tracer/xray-tracer/internal/functions/envconfig"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
 

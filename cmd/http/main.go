@@ -10,8 +10,8 @@ import (
 	"context"
 	"log"
 
-	"github.com/xray-tracer/xray-tracer/internal/envconfig"
-	"github.com/xray-tracer/xray-tracer/internal/httpcall"
+	"github.com/xray-tracer/xray-tracer/internal/functions/envconfig"
+	"github.com/xray-tracer/xray-tracer/internal/functions/httpcall"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
 

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/xray-tracer/xray-tracer/internal/emulators"
+	"github.com/xray-tracer/xray-tracer/internal/local/emulators"
 )
 
 // buildTool builds a Go tool pinned in its own module under tools/ into

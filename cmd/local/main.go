@@ -43,10 +43,10 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/xray-tracer/xray-tracer/internal/emulators"
-	"github.com/xray-tracer/xray-tracer/internal/localaws"
+	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/local/emulators"
+	"github.com/xray-tracer/xray-tracer/internal/local/localaws"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
-	"github.com/xray-tracer/xray-tracer/internal/pattern"
 )
 
 // settings are the runner's flags.

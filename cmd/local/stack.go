@@ -27,14 +27,14 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/xray-tracer/xray-tracer/internal/apigw"
-	"github.com/xray-tracer/xray-tracer/internal/emulators"
-	"github.com/xray-tracer/xray-tracer/internal/jaegerapi"
-	"github.com/xray-tracer/xray-tracer/internal/localaws"
+	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/local/apigw"
+	"github.com/xray-tracer/xray-tracer/internal/local/emulators"
+	"github.com/xray-tracer/xray-tracer/internal/local/jaegerapi"
+	"github.com/xray-tracer/xray-tracer/internal/local/localaws"
+	"github.com/xray-tracer/xray-tracer/internal/local/procs"
+	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
-	"github.com/xray-tracer/xray-tracer/internal/pattern"
-	"github.com/xray-tracer/xray-tracer/internal/procs"
-	"github.com/xray-tracer/xray-tracer/internal/sandbox"
 )
 
 // The pattern's resources, named as the fidelity harness names them, in
@@ -226,7 +226,7 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 		SNS:      sns.NewFromConfig(apiAWS, func(o *sns.Options) { o.BaseEndpoint = aws.String(keeperURL) }),
 		TopicARN: topicARN(fanoutTopic),
 		Name:     apiName,
-		Tracer:   api.TracerProvider().Tracer("github.com/xray-tracer/xray-tracer/internal/apigw"),
+		Tracer:   api.TracerProvider().Tracer("github.com/xray-tracer/xray-tracer/internal/local/apigw"),
 		// API Gateway's default account-level throttle is 10,000 requests
 		// per second with a burst of 5,000; a laptop gets less.
 		Rate:  cfg.rate,

@@ -11,9 +11,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/xray-tracer/xray-tracer/internal/envconfig"
+	"github.com/xray-tracer/xray-tracer/internal/functions/envconfig"
+	"github.com/xray-tracer/xray-tracer/internal/functions/snspublish"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
-	"github.com/xray-tracer/xray-tracer/internal/snspublish"
 )
 
 func main() {

@@ -8,8 +8,8 @@ import (
 	"context"
 	"log"
 
+	"github.com/xray-tracer/xray-tracer/internal/functions/snssubscribe"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
-	"github.com/xray-tracer/xray-tracer/internal/snssubscribe"
 )
 
 func main() {

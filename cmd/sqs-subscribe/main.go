@@ -10,8 +10,8 @@ import (
 	"context"
 	"log"
 
+	"github.com/xray-tracer/xray-tracer/internal/functions/sqssubscribe"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
-	"github.com/xray-tracer/xray-tracer/internal/sqssubscribe"
 )
 
 func main() {

@@ -11,9 +11,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/xray-tracer/xray-tracer/internal/envconfig"
+	"github.com/xray-tracer/xray-tracer/internal/functions/envconfig"
+	"github.com/xray-tracer/xray-tracer/internal/functions/sqssend"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
-	"github.com/xray-tracer/xray-tracer/internal/sqssend"
 )
 
 func main() {

@@ -176,7 +176,7 @@ func TestCaptureRecordsWhereTheStepFailed(t *testing.T) {
 		wantFrame string // the first frame of the stack
 		wantPanic bool
 	}{
-		{"returned error", failingStep, "*errors.errorString", "otelsetup_test.captureStep(", false},
+		{"returned error", failingStep, "*errors.errorString", "_test.captureStep(", false},
 		{"panic", panickingStep, "string", "panic(", true},
 	}
 	for _, tt := range tests {
@@ -199,10 +199,12 @@ func TestCaptureRecordsWhereTheStepFailed(t *testing.T) {
 				t.Errorf("exception.type = %s, want %s", typ, tt.wantType)
 			}
 			lines := strings.Split(stack, "\n")
-			if len(lines) < 2 || !strings.Contains(lines[1], "/"+tt.wantFrame) && !strings.HasPrefix(lines[1], tt.wantFrame) {
+			// The frame's package is this test package, under whatever
+			// path the package was copied to.
+			if len(lines) < 2 || !strings.Contains(lines[1], tt.wantFrame) {
 				t.Errorf("stack starts at %q, want %q:\n%s", lines[min(1, len(lines)-1)], tt.wantFrame, stack)
 			}
-			if tt.wantPanic && !strings.Contains(stack, "otelsetup_test.panickingStep(") {
+			if tt.wantPanic && !strings.Contains(stack, "_test.panickingStep(") {
 				t.Errorf("stack does not show where the step panicked:\n%s", stack)
 			}
 		})

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/xray-tracer/xray-tracer/internal/awstest"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest"
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest/awstest"
 )
 
 // TestAWSConfigSpansCarryWhatTheExporterReads checks each AWS call's span for

@@ -16,9 +16,9 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/xray-tracer/xray-tracer/internal/awstest"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest"
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest/awstest"
 )
 
 func TestSetupReadsStandardVariables(t *testing.T) {

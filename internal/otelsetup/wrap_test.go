@@ -31,11 +31,7 @@ const (
 
 func readEvent(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../../testdata/events/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return otelsetuptest.ReadEvent(t, name)
 }
 
 func okHandler(context.Context, events.SNSEvent) (string, error) { return "done", nil }
@@ -480,7 +476,7 @@ func TestWrapRecordsPanicValueType(t *testing.T) {
 			if typ != tt.wantType {
 				t.Errorf("exception.type = %s, want %s", typ, tt.wantType)
 			}
-			if !strings.Contains(stack, "otelsetup_test.panics") {
+			if !strings.Contains(stack, "_test.panics") {
 				t.Errorf("stack does not show the panicking function:\n%s", stack)
 			}
 		})

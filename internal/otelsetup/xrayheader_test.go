@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/xray-tracer/xray-tracer/internal/awstest"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest"
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest/awstest"
 )
 
 // A header as Lambda passes it with recursive loop detection on: Lineage is

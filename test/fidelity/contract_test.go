@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xray-tracer/xray-tracer/internal/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
 	"github.com/xray-tracer/xray-tracer/test/harness"
 )
 

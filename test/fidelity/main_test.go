@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xray-tracer/xray-tracer/internal/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
 	"github.com/xray-tracer/xray-tracer/test/harness"
 )
 

@@ -22,10 +22,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/xray-tracer/xray-tracer/internal/emulators"
-	"github.com/xray-tracer/xray-tracer/internal/localaws"
-	"github.com/xray-tracer/xray-tracer/internal/pattern"
-	"github.com/xray-tracer/xray-tracer/internal/procs"
+	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/local/emulators"
+	"github.com/xray-tracer/xray-tracer/internal/local/localaws"
+	"github.com/xray-tracer/xray-tracer/internal/local/procs"
 )
 
 // deliveriesQueue receives what SNS delivers from second-topic: the harness

@@ -19,10 +19,10 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/xray-tracer/xray-tracer/internal/lambdaevents"
-	"github.com/xray-tracer/xray-tracer/internal/localaws"
-	"github.com/xray-tracer/xray-tracer/internal/pattern"
-	"github.com/xray-tracer/xray-tracer/internal/sandbox"
+	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/local/lambdaevents"
+	"github.com/xray-tracer/xray-tracer/internal/local/localaws"
+	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
 )
 
 // Region is the region the harness runs the pattern in.

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/xray-tracer/xray-tracer/internal/sandbox"
+	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
 )
 
 // XRay stands in for AWS X-Ray's PutTraceSegments API on 127.0.0.1 and keeps

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/xray-tracer/xray-tracer/internal/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
 )
 
 // TestPackage builds every artifact with make package, as sam build would lay

@@ -15,7 +15,7 @@ import (
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/intrinsics"
 
-	"github.com/xray-tracer/xray-tracer/internal/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
 )
 
 // The ADOT collector layer the template uses by default: ADOT Lambda v0.43.0,

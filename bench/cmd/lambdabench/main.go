@@ -36,8 +36,8 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 
-	"github.com/xray-tracer/xray-tracer/internal/pattern"
-	"github.com/xray-tracer/xray-tracer/internal/sandbox"
+	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
 )
 
 // variant is one way of building and running the handler.

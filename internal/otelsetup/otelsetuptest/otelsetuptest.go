@@ -6,14 +6,13 @@ package otelsetuptest
 import (
 	"bytes"
 	"context"
+	"embed"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -217,24 +216,24 @@ func Tree(spans tracetest.SpanStubs) string {
 // Root is the trace, Parent the segment Lambda records for the function.
 const TraceHeader = "Root=1-674a8c00-5759e988bd862e3fe1be46a9;Parent=53995c3f42cd8ad8;Sampled=1"
 
-// ReadEvent returns the sample event testdata/events/name of the repository.
+// sampleEvents are events as Lambda delivers them, kept with this package
+// so that the tests of a handler, and of otelsetup itself, read the same
+// payloads wherever the package is copied:
+//   - sns-fanout.json: an SNS notification of a topic with a subscribed
+//     function, in the shape of AWS's sample event
+//     (https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html);
+//   - sns-second-topic.json: the same for the pattern's second topic;
+//   - sqs-batch.json: an SQS batch as the event source mapping delivers it,
+//     with the AWSTraceHeader system attribute SQS sets from the sender's
+//     X-Amzn-Trace-Id (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html).
+//
+//go:embed testdata/events/*.json
+var sampleEvents embed.FS
+
+// ReadEvent returns the sample event testdata/events/name of this package.
 func ReadEvent(t testing.TB, name string) []byte {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "testdata", "events", name))
+	b, err := sampleEvents.ReadFile("testdata/events/" + name)
 	if err != nil {
 		t.Fatalf("read sample event: %v", err)
 	}

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xray-tracer/xray-tracer/internal/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
 	"github.com/xray-tracer/xray-tracer/test/harness"
 )
 
