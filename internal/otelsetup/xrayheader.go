@@ -62,6 +62,13 @@ func parseTraceHeader(s string) (traceHeader, error) {
 		hasRoot bool
 		extra   []string
 	)
+	// The header goes out again on every call: a byte that HTTP does not
+	// allow in a header value would make each of those calls fail.
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c > '~' {
+			return traceHeader{}, fmt.Errorf("byte %#02x at %d is not printable ASCII: %w", c, i, errTraceHeader)
+		}
+	}
 	for field := range strings.SplitSeq(s, ";") {
 		field = strings.TrimSpace(field)
 		if field == "" {

@@ -3,6 +3,7 @@ package otelsetup
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/contrib/propagators/aws/xray"
@@ -76,6 +77,9 @@ func TestParseTraceHeaderRejects(t *testing.T) {
 		"Root=1-674a8c00-5759e988bd862e3fe1be46a9;Sampled=yes",
 		"Root=1-674a8c00-5759e988bd862e3fe1be46a9;garbage",
 		"Root=1-674a8c00-5759e988bd862e3fe1be46a9;=x",
+		"Root=1-674a8c00-5759e988bd862e3fe1be46a9;Lineage=1:fe460cdd:0\r\nX-Injected: 1",
+		"Root=1-674a8c00-5759e988bd862e3fe1be46a9;Lineage=\x00",
+		"Root=1-674a8c00-5759e988bd862e3fe1be46a9;Lineage=é",
 	} {
 		if h, err := parseTraceHeader(header); !errors.Is(err, errTraceHeader) {
 			t.Errorf("parseTraceHeader(%q) = %+v, %v; want an error", header, h, err)
@@ -226,4 +230,54 @@ func mustTraceID(t *testing.T, s string) trace.TraceID {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// FuzzParseTraceHeader: any header either fails with errTraceHeader or
+// parses into one whose String parses back to the same header; the other
+// fields never hold Root, Parent or Sampled; the propagator never panics and
+// agrees with the contrib propagator on the IDs of every header both accept.
+func FuzzParseTraceHeader(f *testing.F) {
+	for _, seed := range []string{
+		lambdaHeader,
+		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+		"Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?",
+		"Root=1-674a8c00-5759e988bd862e3fe1be46a9;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=a87bd80c:1|68fd508a:5",
+		"Self=1-67891234-def;Root=1-674a8c00-5759e988bd862e3fe1be46a9;Parent=53995c3f42cd8ad8;Sampled=1",
+		"Root=1-674a8c00-5759e988bd862e3fe1be46a9; Parent=53995c3f42cd8ad8; Sampled=1",
+		"Root = 1-674a8c00-5759e988bd862e3fe1be46a9 ;;",
+		"", ";", "=", "Root=", "Root=1-", "Parent=53995c3f42cd8ad8", "Root=1-674a8c00-5759e988bd862e3fe1be46a9;Sampled=2",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		h, err := parseTraceHeader(header)
+		if err != nil {
+			if !errors.Is(err, errTraceHeader) {
+				t.Fatalf("parseTraceHeader(%q): %v does not wrap errTraceHeader", header, err)
+			}
+		} else {
+			for _, c := range []byte(h.String()) {
+				if (c < ' ' && c != '\t') || c > '~' {
+					t.Fatalf("%q parsed to %+v, whose String holds the byte %#02x, which HTTP refuses", header, h, c)
+				}
+			}
+			again, err := parseTraceHeader(h.String())
+			if err != nil || again != h {
+				t.Fatalf("%q parsed to %+v, whose String %q parses to %+v, %v", header, h, h.String(), again, err)
+			}
+			for field := range strings.SplitSeq(h.extra, ";") {
+				if key, _, _ := strings.Cut(field, "="); key == "Root" || key == "Parent" || key == "Sampled" {
+					t.Fatalf("%q: other fields %q hold %s", header, h.extra, key)
+				}
+			}
+		}
+		carrier := propagation.MapCarrier{traceHeaderName: header}
+		ctx := XRayPropagator{}.Extract(context.Background(), carrier)
+		XRayPropagator{}.Inject(ctx, propagation.MapCarrier{})
+		ours := trace.SpanContextFromContext(ctx)
+		theirs := trace.SpanContextFromContext(xray.Propagator{}.Extract(context.Background(), carrier))
+		if ours.IsValid() && theirs.IsValid() && (ours.TraceID() != theirs.TraceID() || ours.SpanID() != theirs.SpanID()) {
+			t.Fatalf("%q: extracted %s/%s, contrib %s/%s", header, ours.TraceID(), ours.SpanID(), theirs.TraceID(), theirs.SpanID())
+		}
+	})
 }
