@@ -4,7 +4,7 @@ GO        ?= go
 FUNCTIONS := dynamo http sqs sqs-subscribe sns-publish sns-subscribe
 BIN       := bin
 
-.PHONY: test run lint build clean xray-segments package artifact bench tools
+.PHONY: test run lint build clean xray-segments package artifact bench tools fuzz
 
 # How every function is built for Lambda: linux/arm64, static, no RPC mode,
 # stripped.
@@ -16,6 +16,18 @@ LAMBDA_BUILD = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.no
 test:
 	$(GO) test -race -count=1 ./...
 	$(GO) -C test test -count=1 -timeout 30m ./...
+
+## fuzz: every fuzz target of the Lambda module for FUZZTIME each (go test
+## -fuzz takes one target at a time); a crash is written to the package's
+## testdata/fuzz and fails the run
+FUZZTIME ?= 5s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "$$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 ## bench: what tracing costs a function, every variant side by side in one run
 ## (untraced, otelsetup over OTLP/HTTP, gRPC and xrayudp, the stock otellambda
