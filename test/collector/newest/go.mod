@@ -1,5 +1,9 @@
-// otelcol-xray from the newest collector components that compose here:
-// collector-contrib v0.159.0 (v0.160.0 and v0.161.0 lack dependencies here).
+// otelcol-xray nearest the ADOT Lambda layer the template deploys, v0.49.0
+// (collector v0.156.0): collector-contrib v0.159.0. awsxrayexporter v0.156.0
+// itself is served, but its internal/aws/xray v0.156.0 is refused (issue 17
+// reports v0.150.0 to v0.157.0 and v0.160.0 on refused too); v0.159.0
+// composes, with the sigv4auth extension and the otlphttp exporter at
+// v0.159.0. Its translator (internal/translator) is byte for byte v0.156.0's.
 
 module github.com/xray-tracer/xray-tracer/test/collector/newest
 
@@ -7,12 +11,12 @@ go 1.26.8
 
 require (
 	github.com/open-telemetry/opentelemetry-collector-contrib/exporter/awsxrayexporter v0.159.0 // indirect
-	go.opentelemetry.io/collector/component v1.65.0
+	go.opentelemetry.io/collector/component v1.65.0 // indirect
 	go.opentelemetry.io/collector/confmap v1.65.0 // indirect
 	go.opentelemetry.io/collector/confmap/provider/envprovider v1.65.0 // indirect
 	go.opentelemetry.io/collector/confmap/provider/fileprovider v1.65.0 // indirect
 	go.opentelemetry.io/collector/confmap/provider/yamlprovider v1.65.0 // indirect
-	go.opentelemetry.io/collector/exporter v1.65.0
+	go.opentelemetry.io/collector/exporter v1.65.0 // indirect
 	go.opentelemetry.io/collector/exporter/debugexporter v0.159.0 // indirect
 	go.opentelemetry.io/collector/otelcol v0.159.0
 	go.opentelemetry.io/collector/processor v1.65.0 // indirect
