@@ -388,7 +388,7 @@ func parseAuthorization(h string) (sigV4, error) {
 	var s sigV4
 	alg, rest, ok := strings.Cut(h, " ")
 	if !ok || alg != "AWS4-HMAC-SHA256" {
-		return s, errors.New("Authorization header is not AWS Signature Version 4 (AWS4-HMAC-SHA256)")
+		return s, errors.New("the Authorization header is not AWS Signature Version 4 (AWS4-HMAC-SHA256)")
 	}
 	fields := map[string]string{}
 	for part := range strings.SplitSeq(rest, ",") {
@@ -397,10 +397,10 @@ func parseAuthorization(h string) (sigV4, error) {
 	}
 	scope := strings.Split(fields["Credential"], "/")
 	if len(scope) != 5 || scope[4] != "aws4_request" {
-		return s, errors.New("Authorization header requires a Credential of the form access-key/date/region/service/aws4_request")
+		return s, errors.New("the Authorization header requires a Credential of the form access-key/date/region/service/aws4_request")
 	}
 	if fields["SignedHeaders"] == "" || fields["Signature"] == "" {
-		return s, errors.New("Authorization header requires 'SignedHeaders' and 'Signature' parameters")
+		return s, errors.New("the Authorization header requires 'SignedHeaders' and 'Signature' parameters")
 	}
 	s.accessKey, s.date, s.region, s.service = scope[0], scope[1], scope[2], scope[3]
 	s.signedHeaders = strings.Split(fields["SignedHeaders"], ";")
