@@ -61,7 +61,8 @@ $(BIN)/%/bootstrap: FORCE
 	$(LAMBDA_BUILD) -o $@ ./cmd/$*
 
 ## package: every function's artifact as `sam build` makes it, without SAM:
-## .aws-sam/build/<LogicalId>/ holding bootstrap and collector.yaml
+## .aws-sam/build/<LogicalId>/ holding bootstrap and the collector configs
+## (collector.yaml, collector-xray-otlp.yaml)
 PACKAGE_DIR ?= .aws-sam/build
 SAM_FUNCTIONS := DynamoFunction HttpFunction SqsFunction SqsSubscribeFunction SnsPublishFunction SnsSubscribeFunction
 package:
@@ -82,7 +83,7 @@ build-SnsSubscribeFunction: ; @$(MAKE) --no-print-directory artifact FUNCTION=sn
 artifact:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)"; exit 1; }
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/$(FUNCTION)
-	cp collector.yaml $(ARTIFACTS_DIR)/collector.yaml
+	cp collector.yaml collector-xray-otlp.yaml $(ARTIFACTS_DIR)/
 
 ## xray-segments: the pattern through the fidelity harness for a few requests;
 ## every segment document X-Ray would receive to $(XRAY_SEGMENTS_OUT)/segments.jsonl,

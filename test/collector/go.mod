@@ -1,8 +1,8 @@
-// The collector the fidelity tests run. awsxrayexporter v0.120.0: the newest
-// ADOT Lambda layer (v0.43.0) bundles collector-contrib v0.117.0, whose
-// checksum lookup is refused here, as are v0.118.0 and v0.119.0; v0.120.0 is
-// the oldest that resolves with checksums verified. newest/ pins v0.159.0,
-// the newest that composes here (v0.161.0 lacks dependencies here).
+// The older of the fidelity tests' collectors. awsxrayexporter v0.120.0: the
+// ADOT Lambda layer v0.43.0 (the template's default before v0.49.0) bundles
+// collector-contrib v0.117.0, whose checksum lookup is refused here, as are
+// v0.118.0 and v0.119.0; v0.120.0 is the oldest that resolves with checksums
+// verified. newest/ pins v0.159.0, nearest the layer the template deploys.
 
 module github.com/xray-tracer/xray-tracer/test/collector
 

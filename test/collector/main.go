@@ -1,8 +1,7 @@
 // Command otelcol-xray is the collector the fidelity tests run with the
-// repository's collector.yaml, built from the awsxray exporter closest to the
-// one in the newest ADOT Lambda layer that resolves here (see go.mod).
-// newest/ builds the same collector from the newest components that compose
-// here.
+// repository's collector.yaml, built from v0.120.0 components: the variant
+// nearest older ADOT Lambda layers such as v0.43.0 (collector v0.117.0; see
+// go.mod). newest/ builds the variant nearest the layer the template deploys.
 package main
 
 import (

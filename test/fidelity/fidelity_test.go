@@ -27,7 +27,7 @@ type scenario struct {
 // A path is how spans leave the functions: the collector variant that
 // turns them into segments, and the exporter the functions use.
 type path struct {
-	collector string // harness.CollectorLayer or harness.CollectorNewest
+	collector string // harness.CollectorLayer or harness.CollectorOlder
 	// export is "otlp" (to the collector layer's extension) or "xrayudp"
 	// (to Lambda's X-Ray agent, whose stand-in relays the spans to the same
 	// collector, so that both paths are judged by the same translation).
@@ -40,7 +40,7 @@ func (p path) String() string { return p.collector + "/" + p.export }
 func paths() []path {
 	return []path{
 		{harness.CollectorLayer, "otlp"},
-		{harness.CollectorNewest, "otlp"},
+		{harness.CollectorOlder, "otlp"},
 		{harness.CollectorLayer, "xrayudp"},
 	}
 }
@@ -157,7 +157,7 @@ func keys(m map[string]any) []string {
 	return out
 }
 
-func variants() []string { return []string{harness.CollectorLayer, harness.CollectorNewest} }
+func variants() []string { return []string{harness.CollectorLayer, harness.CollectorOlder} }
 
 // relay posts each OTLP request the agent stand-in decodes to the
 // collector's OTLP/HTTP receiver.

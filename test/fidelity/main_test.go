@@ -3,7 +3,9 @@
 // collector (the awsxray exporter of the ADOT layer) running the repository's
 // collector.yaml, which sends segment documents to an X-Ray stand-in. The
 // tests assert the trace contract of DESIGN.md on those documents, for the
-// exporter version closest to the layer's and for the newest one.
+// exporter version nearest the layer the template deploys (v0.159.0) and for
+// an older one (v0.120.0); and what reaches X-Ray's OTLP endpoint when the
+// layer runs collector-xray-otlp.yaml instead.
 package fidelity
 
 import (
@@ -48,7 +50,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	for _, variant := range []string{harness.CollectorLayer, harness.CollectorNewest} {
+	for _, variant := range []string{harness.CollectorLayer, harness.CollectorOlder} {
 		bin := filepath.Join(dir, "otelcol-xray-"+variant)
 		fmt.Fprintf(os.Stderr, "fidelity: building the %s collector (minutes the first time, cached after)\n", variant)
 		if err := harness.BuildCollector(ctx, repoRoot, variant, bin); err != nil {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // The collector's receivers, as collector.yaml sets them: the ports the ADOT
@@ -26,25 +28,48 @@ type Collector struct {
 	done chan error
 }
 
+// Credentials are what the collector signs with, as the function's role
+// gives them in Lambda; the X-Ray OTLP stand-in knows them.
+var Credentials = aws.Credentials{
+	AccessKeyID:     "AKIDHARNESS",
+	SecretAccessKey: "harness-secret",
+	SessionToken:    "harness-token",
+}
+
 // CollectorConfig says how to run the collector.
 type CollectorConfig struct {
 	Binary string // otelcol-xray
-	Config string // the repository's collector.yaml
-	// XRayEndpoint and Region replace the awsxray exporter's: in AWS it calls
-	// X-Ray in the function's region; here, the stand-in.
+	Config string // the repository's collector.yaml or collector-xray-otlp.yaml
+	// XRayEndpoint and Region replace the awsxray exporter's (collector.yaml):
+	// in AWS it calls X-Ray in the function's region; here, the stand-in.
+	// Region is also the collector's AWS_REGION.
 	XRayEndpoint string
 	Region       string
+	// OTLPEndpoint replaces the otlp_http exporter's traces_endpoint
+	// (collector-xray-otlp.yaml): X-Ray's OTLP endpoint in AWS, the
+	// XRayOTLP stand-in here. With it set, the awsxray overrides are left out.
+	OTLPEndpoint string
+	// Overrides are more settings in the collector's key::key: value form,
+	// e.g. "extensions::sigv4auth::region: us-east-1".
+	Overrides []string
 }
 
-// collectorArgs are collector.yaml with only the exporter's endpoint and
-// region overridden, through the collector's own config merging.
+// collectorArgs are the config with only the exporter's endpoint and region
+// overridden, through the collector's own config merging.
 func (c CollectorConfig) args(command string) []string {
 	args := []string{"--config=file:" + c.Config}
-	if c.XRayEndpoint != "" {
-		args = append(args, "--config=yaml:exporters::awsxray::endpoint: "+c.XRayEndpoint)
+	if c.OTLPEndpoint != "" {
+		args = append(args, "--config=yaml:exporters::otlp_http::traces_endpoint: "+c.OTLPEndpoint)
+	} else {
+		if c.XRayEndpoint != "" {
+			args = append(args, "--config=yaml:exporters::awsxray::endpoint: "+c.XRayEndpoint)
+		}
+		if c.Region != "" {
+			args = append(args, "--config=yaml:exporters::awsxray::region: "+c.Region)
+		}
 	}
-	if c.Region != "" {
-		args = append(args, "--config=yaml:exporters::awsxray::region: "+c.Region)
+	for _, o := range c.Overrides {
+		args = append(args, "--config=yaml:"+o)
 	}
 	if command != "" {
 		args = append([]string{command}, args...)
@@ -59,9 +84,9 @@ func (c CollectorConfig) env() []string {
 	return []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.TempDir(),
-		"AWS_ACCESS_KEY_ID=AKIDHARNESS",
-		"AWS_SECRET_ACCESS_KEY=harness-secret",
-		"AWS_SESSION_TOKEN=harness-token",
+		"AWS_ACCESS_KEY_ID=" + Credentials.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + Credentials.SecretAccessKey,
+		"AWS_SESSION_TOKEN=" + Credentials.SessionToken,
 		"AWS_REGION=" + c.Region,
 		"AWS_EC2_METADATA_DISABLED=true",
 	}

@@ -13,8 +13,8 @@ import (
 
 // TestPackage builds every artifact with make package, as sam build would lay
 // them out, and checks what Lambda will run: a static linux/arm64 ELF named
-// bootstrap, and the collector config the ADOT layer loads, equal to the
-// repository's collector.yaml.
+// bootstrap, and the collector configs the ADOT layer loads (one per
+// TraceExport value that runs the layer), equal to the repository's.
 func TestPackage(t *testing.T) {
 	root, err := pattern.RepoRoot()
 	if err != nil {
@@ -26,9 +26,11 @@ func TestPackage(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make package: %v\n%s", err, out)
 	}
-	wantConfig, err := os.ReadFile(filepath.Join(root, "collector.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	wantConfigs := map[string][]byte{}
+	for _, file := range collectorConfigs {
+		if wantConfigs[file], err = os.ReadFile(filepath.Join(root, file)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for id := range functions {
 		t.Run(id, func(t *testing.T) {
@@ -58,12 +60,15 @@ func TestPackage(t *testing.T) {
 			}
 			t.Logf("%s: bootstrap %d bytes", id, st.Size())
 
-			got, err := os.ReadFile(filepath.Join(dir, id, "collector.yaml"))
-			if err != nil {
-				t.Fatalf("no collector.yaml beside bootstrap, where OPENTELEMETRY_COLLECTOR_CONFIG_URI points: %v", err)
-			}
-			if !bytes.Equal(got, wantConfig) {
-				t.Errorf("packaged collector.yaml differs from the repository's")
+			for file, want := range wantConfigs {
+				got, err := os.ReadFile(filepath.Join(dir, id, file))
+				if err != nil {
+					t.Errorf("no %s beside bootstrap, where OPENTELEMETRY_COLLECTOR_CONFIG_URI points: %v", file, err)
+					continue
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("packaged %s differs from the repository's", file)
+				}
 			}
 		})
 	}

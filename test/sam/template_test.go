@@ -18,9 +18,12 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
 )
 
-// The ADOT collector layer the template uses by default: ADOT Lambda v0.43.0,
-// the newest the AWS Distro for OpenTelemetry docs list for Go.
-const adotLayer = "arn:aws:lambda:${AWS::Region}:901920570463:layer:aws-otel-collector-arm64-ver-0-117-0:1"
+// The ADOT collector layer the template uses by default: ADOT Lambda v0.49.0
+// (OpenTelemetry Collector v0.156.0), the newest the AWS Distro for
+// OpenTelemetry docs list for Go: aws-otel.github.io pull request 850 moved
+// lambda-go.mdx from ver-0-151-0:1 (v0.48.0, pull request 846) to
+// ver-0-156-0:1 on 2026-08-25.
+const adotLayer = "arn:aws:lambda:${AWS::Region}:901920570463:layer:aws-otel-collector-arm64-ver-0-156-0:1"
 
 // functions maps each function's logical ID to its cmd/ name.
 var functions = map[string]string{
@@ -46,8 +49,16 @@ var subName = regexp.MustCompile(`\$\{([^}!]+)\}`)
 // exports are the values of the TraceExport parameter, with the conditions
 // each makes true (AdotCollectorLayerArn at its default, empty).
 var exports = map[string]map[string]bool{
-	"collector": {"UseCollector": true, "DefaultAdotLayer": true},
-	"xrayudp":   {"UseCollector": false, "DefaultAdotLayer": true},
+	"collector": {"UseCollector": true, "UseXRayOTLP": false, "UseLayer": true, "DefaultAdotLayer": true},
+	"xray-otlp": {"UseCollector": false, "UseXRayOTLP": true, "UseLayer": true, "DefaultAdotLayer": true},
+	"xrayudp":   {"UseCollector": false, "UseXRayOTLP": false, "UseLayer": false, "DefaultAdotLayer": true},
+}
+
+// collectorConfigs are the collector configurations the layer runs, by
+// TraceExport value, as the functions' artifacts hold them under /var/task.
+var collectorConfigs = map[string]string{
+	"collector": "collector.yaml",
+	"xray-otlp": "collector-xray-otlp.yaml",
 }
 
 func parseTemplate(t *testing.T, path string) template {
@@ -95,9 +106,12 @@ func parseTemplateFor(t *testing.T, path string, conditions map[string]bool) tem
 			}
 			return s
 		},
-		// Kept as written, for TestTemplateLayerDefault to read.
+		// Kept as written, for TestTemplateConditions to read.
 		"Fn::Equals": func(_ string, input any, _ any) any {
 			return map[string]any{"equals": input}
+		},
+		"Fn::Or": func(_ string, input any, _ any) any {
+			return map[string]any{"or": input}
 		},
 		// Each condition as the caller says it holds; TestTemplateConditions
 		// checks what makes them hold.
@@ -240,7 +254,7 @@ func checkFunctions(t *testing.T, tpl template, export string) {
 			}
 			layers := toStrings(tpl.fnProp(props, "Layers"))
 			switch export {
-			case "collector":
+			case "collector", "xray-otlp":
 				if len(layers) != 1 || layers[0] != adotLayer {
 					t.Errorf("Layers = %v, want the ADOT collector layer %s", layers, adotLayer)
 				}
@@ -256,9 +270,9 @@ func checkFunctions(t *testing.T, tpl template, export string) {
 					env[k] = str(v)
 				}
 			}
-			wantConfig, wantExporter := "/var/task/collector.yaml", "otlp"
-			if export == "xrayudp" {
-				wantConfig, wantExporter = "", "xrayudp"
+			wantConfig, wantExporter := "", "xrayudp"
+			if file, ok := collectorConfigs[export]; ok {
+				wantConfig, wantExporter = "/var/task/"+file, "otlp"
 			}
 			if env["OPENTELEMETRY_COLLECTOR_CONFIG_URI"] != wantConfig {
 				t.Errorf("OPENTELEMETRY_COLLECTOR_CONFIG_URI = %q, want %q", env["OPENTELEMETRY_COLLECTOR_CONFIG_URI"], wantConfig)
@@ -468,16 +482,21 @@ func TestTemplateConditions(t *testing.T) {
 	if d := get(tpl.doc, "Parameters", "TraceExport", "Default"); d != "collector" {
 		t.Errorf("TraceExport default %v, want collector", d)
 	}
-	if got := toStrings(get(tpl.doc, "Parameters", "TraceExport", "AllowedValues")); !slices.Equal(got, []string{"collector", "xrayudp"}) {
-		t.Errorf("TraceExport allows %v, want collector and xrayudp", got)
+	if got := toStrings(get(tpl.doc, "Parameters", "TraceExport", "AllowedValues")); !slices.Equal(got, []string{"collector", "xray-otlp", "xrayudp"}) {
+		t.Errorf("TraceExport allows %v, want collector, xray-otlp and xrayudp", got)
 	}
 	for name, want := range map[string][]string{
 		"DefaultAdotLayer": {"ref:AdotCollectorLayerArn", ""},
 		"UseCollector":     {"ref:TraceExport", "collector"},
+		"UseXRayOTLP":      {"ref:TraceExport", "xray-otlp"},
 	} {
 		if got := toStrings(get(tpl.doc, "Conditions", name, "equals")); !slices.Equal(got, want) {
 			t.Errorf("condition %s = %v, want %v equal", name, got, want)
 		}
+	}
+	// The layer runs on both paths that use a collector config.
+	if got := toStrings(get(tpl.doc, "Conditions", "UseLayer", "or")); !slices.Equal(got, []string{"UseCollector", "UseXRayOTLP"}) {
+		t.Errorf("condition UseLayer = %v, want UseCollector or UseXRayOTLP", got)
 	}
 	if n := len(tpl.doc["Conditions"].(map[string]any)); n != len(exports["collector"]) {
 		t.Errorf("%d conditions, the test knows %d", n, len(exports["collector"]))

@@ -24,7 +24,7 @@ import (
 
 func main() {
 	paths := flag.String("paths", "/,/hello,/a/b", "comma-separated request paths")
-	variant := flag.String("collector", harness.CollectorLayer, "collector to run: layer or newest")
+	variant := flag.String("collector", harness.CollectorLayer, "collector to run: layer (v0.159.0, nearest the template's ADOT layer) or older (v0.120.0)")
 	flag.Parse()
 	out := os.Getenv("XRAY_SEGMENTS_OUT")
 	if out == "" {

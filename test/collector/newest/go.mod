@@ -1,5 +1,9 @@
-// otelcol-xray from the newest collector components that compose here:
-// collector-contrib v0.159.0 (v0.160.0 and v0.161.0 lack dependencies here).
+// otelcol-xray nearest the ADOT Lambda layer the template deploys, v0.49.0
+// (collector v0.156.0): collector-contrib v0.159.0. awsxrayexporter v0.156.0
+// itself is served, but its internal/aws/xray v0.156.0 is refused (issue 17
+// reports v0.150.0 to v0.157.0 and v0.160.0 on refused too); v0.159.0
+// composes, with the sigv4auth extension and the otlphttp exporter at
+// v0.159.0. Its translator (internal/translator) is byte for byte v0.156.0's.
 
 module github.com/xray-tracer/xray-tracer/test/collector/newest
 
@@ -122,7 +126,6 @@ require (
 	go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper v0.159.0 // indirect
 	go.opentelemetry.io/collector/exporter/exportertest v0.159.0 // indirect
 	go.opentelemetry.io/collector/exporter/xexporter v0.159.0 // indirect
-	go.opentelemetry.io/collector/extension v1.65.0 // indirect
 	go.opentelemetry.io/collector/extension/extensionauth v1.65.0 // indirect
 	go.opentelemetry.io/collector/extension/extensioncapabilities v0.159.0 // indirect
 	go.opentelemetry.io/collector/extension/extensionmiddleware v0.159.0 // indirect
@@ -208,7 +211,10 @@ require (
 )
 
 require (
+	github.com/open-telemetry/opentelemetry-collector-contrib/extension/sigv4authextension v0.159.0
 	github.com/xray-tracer/xray-tracer/test/collector v0.0.0
+	go.opentelemetry.io/collector/exporter/otlphttpexporter v0.159.0
+	go.opentelemetry.io/collector/extension v1.65.0
 	go.opentelemetry.io/collector/service v0.159.0
 )
 
