@@ -25,7 +25,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/xray-tracer/xray-tracer/internal/sandbox"
+	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
 )
 
 // XRayOTLP stands in for X-Ray's OTLP traces endpoint,
