@@ -55,12 +55,12 @@ func SampleEvents(t testing.TB) map[string][]byte {
 	return events
 }
 
-// FuzzInvocations fuzzes a traced handler with payloads as Lambda could send
-// them, seeded with [SampleEvents]: whatever the payload, the invocation
-// never panics, leaves exactly one invocation span (status Error when it
-// fails), and answers valid JSON when it succeeds. newHandler builds the
-// handler once, with the Tracing it must wrap.
-func FuzzInvocations(f *testing.F, newHandler func(testing.TB, *otelsetup.Tracing) lambda.Handler) {
+// FuzzInvocations fuzzes traced handlers with payloads as Lambda could send
+// them, seeded with [SampleEvents]: whatever the payload, each handler's
+// invocation never panics, leaves exactly one invocation span (status Error
+// when it fails), and answers valid JSON when it succeeds. newHandlers builds
+// the handlers once, by name, with the Tracing they must wrap.
+func FuzzInvocations(f *testing.F, newHandlers func(testing.TB, *otelsetup.Tracing) map[string]lambda.Handler) {
 	for _, b := range SampleEvents(f) {
 		f.Add(b)
 	}
@@ -69,24 +69,26 @@ func FuzzInvocations(f *testing.F, newHandler func(testing.TB, *otelsetup.Tracin
 	}
 	f.Setenv("OTEL_SERVICE_NAME", "test-function")
 	tr, exp := New(f)
-	h := newHandler(f, tr)
+	handlers := newHandlers(f, tr)
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		exp.Reset()
-		answer, err := h.Invoke(InvocationContext("req-1", TraceHeader), payload)
-		var invocations []string
-		for _, s := range exp.GetSpans() {
-			if !s.Parent.IsValid() || s.Parent.IsRemote() {
-				invocations = append(invocations, s.Name)
-				if err != nil && s.Status.Code != codes.Error {
-					t.Errorf("invocation failed with %v, but its span's status is %v", err, s.Status.Code)
+		for name, h := range handlers {
+			exp.Reset()
+			answer, err := h.Invoke(InvocationContext("req-1", TraceHeader), payload)
+			var invocations []string
+			for _, s := range exp.GetSpans() {
+				if !s.Parent.IsValid() || s.Parent.IsRemote() {
+					invocations = append(invocations, s.Name)
+					if err != nil && s.Status.Code != codes.Error {
+						t.Errorf("%s: invocation failed with %v, but its span's status is %v", name, err, s.Status.Code)
+					}
 				}
 			}
-		}
-		if len(invocations) != 1 {
-			t.Errorf("payload %.200q left %d invocation spans, want 1: %q", payload, len(invocations), invocations)
-		}
-		if err == nil && !json.Valid(bytes.TrimSpace(answer)) {
-			t.Errorf("payload %.200q: answer %.200q is not JSON", payload, answer)
+			if len(invocations) != 1 {
+				t.Errorf("%s: payload %.200q left %d invocation spans, want 1: %q", name, payload, len(invocations), invocations)
+			}
+			if err == nil && !json.Valid(bytes.TrimSpace(answer)) {
+				t.Errorf("%s: payload %.200q: answer %.200q is not JSON", name, payload, answer)
+			}
 		}
 	})
 }
