@@ -19,8 +19,10 @@
 //	go run ./cmd/local                       # serve until Ctrl-C
 //	go run ./cmd/local -requests 20 -exit    # 20 requests, a summary, exit status
 //
-// OTEL_TRACES_EXPORTER=console prints each function's traces in the
-// terminal instead, and starts no Jaeger; none drops them.
+// OTEL_TRACES_EXPORTER=console starts no Jaeger: each function prints its
+// spans as OpenTelemetry's stdout exporter does (JSON, a line per span), and
+// the runner draws each function's part of every trace as a waterfall in the
+// terminal (internal/local/waterfall); none drops them.
 package main
 
 import (
@@ -46,7 +48,7 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
 	"github.com/xray-tracer/xray-tracer/internal/local/emulators"
 	"github.com/xray-tracer/xray-tracer/internal/local/localaws"
-	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
+	"github.com/xray-tracer/xray-tracer/internal/local/waterfall"
 )
 
 // settings are the runner's flags.
@@ -265,7 +267,7 @@ func (s *stack) printURLs(j jaegerBinary) {
 		exporters := os.Getenv("OTEL_TRACES_EXPORTER")
 		switch {
 		case strings.Contains(exporters, "console"):
-			s.say("  traces     printed by each function as it ends them (OTEL_TRACES_EXPORTER=%s)", exporters)
+			s.say("  traces     each function's part of every trace, drawn here once its invocation ends (OTEL_TRACES_EXPORTER=%s)", exporters)
 		case strings.TrimSpace(exporters) == "none":
 			s.say("  traces     dropped (OTEL_TRACES_EXPORTER=none); no Jaeger started")
 		default:
@@ -295,7 +297,7 @@ func (s *stack) logRequests(h http.Handler) http.Handler {
 		if header := rec.Header().Get("X-Amzn-Trace-Id"); header != "" {
 			if sc, err := localaws.ParseTraceHeader(header); err == nil {
 				req.TraceID = sc.TraceID()
-				traceLabel = "trace " + xrayID(req.TraceID)
+				traceLabel = "trace " + waterfall.XRayID(req.TraceID)
 			}
 		}
 		s.mu.Lock()
@@ -328,12 +330,6 @@ func (s *stack) observe(inv localaws.Invocation) {
 	if inv.Failure != nil {
 		s.log.Warn("invocation could not run", "function", inv.Function, "error", inv.Failure)
 	}
-}
-
-// xrayID writes a trace id as X-Ray does: 1-<8 hex>-<24 hex>.
-func xrayID(id trace.TraceID) string {
-	h := id.String()
-	return "1-" + h[:8] + "-" + h[8:]
 }
 
 // parseTraceID reads a trace id in X-Ray's form or as 32 hex digits.
@@ -395,9 +391,9 @@ func (s *stack) waterfall(ctx context.Context, id trace.TraceID) error {
 	for _, id := range ids {
 		t, err := s.jaeger.Trace(ctx, id)
 		if err != nil {
-			return fmt.Errorf("trace %s: %w", xrayID(id), err)
+			return fmt.Errorf("trace %s: %w", waterfall.XRayID(id), err)
 		}
-		if err := otelsetup.WriteWaterfall(&b, t.ReadOnlySpans()); err != nil {
+		if err := waterfall.Write(&b, t.ReadOnlySpans()); err != nil {
 			return err
 		}
 	}
@@ -558,7 +554,7 @@ func (s *stack) incomplete(ctx context.Context, reqs []request) []string {
 	var out []string
 	for _, r := range reqs {
 		if msg := check(ctx, r.TraceID); msg != "" {
-			out = append(out, xrayID(r.TraceID)+" "+r.Path+": "+msg)
+			out = append(out, waterfall.XRayID(r.TraceID)+" "+r.Path+": "+msg)
 		}
 	}
 	return out
@@ -625,7 +621,7 @@ func (s *stack) checkTrace(ctx context.Context, id trace.TraceID) string {
 	if !ok {
 		lack = append(lack, "sqs-subscribe (no consumer trace linked to it yet)")
 	} else if ct, err := s.jaeger.Trace(ctx, consumer); err != nil || !ct.Services()["sqs-subscribe"] {
-		lack = append(lack, "sqs-subscribe's trace "+xrayID(consumer))
+		lack = append(lack, "sqs-subscribe's trace "+waterfall.XRayID(consumer))
 	}
 	if len(lack) == 0 {
 		return ""

@@ -34,6 +34,7 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/local/localaws"
 	"github.com/xray-tracer/xray-tracer/internal/local/procs"
 	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
+	"github.com/xray-tracer/xray-tracer/internal/local/waterfall"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
 
@@ -75,6 +76,9 @@ type stack struct {
 	mapping *localaws.SQSMapping
 	ddb     *dynamodb.Client
 	jaeger  *jaegerapi.Client // nil when traces do not go to Jaeger
+	// consoles are the functions' outputs, closed once the functions have
+	// stopped: the traces they hold are drawn then.
+	consoles []*waterfall.Console
 
 	mu          sync.Mutex
 	served      []request // API requests answered
@@ -181,7 +185,10 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 		env["QUEUE_URL"] = queueURL
 		env["TOPIC_ARN"] = topicARN(secondTopic)
 		env["TARGET_URL"] = targetURL + "/status"
-		out := prefixed(cfg.stdout, name)
+		// Every function's output goes through a Console, which draws the
+		// spans of OTEL_TRACES_EXPORTER=console (if any) as waterfalls.
+		out := waterfall.NewConsole(prefixed(cfg.stdout, name))
+		s.consoles = append(s.consoles, out)
 		fns = append(fns, sandbox.Function{
 			Name: name, Bootstrap: bins.functions[name], Env: env, Region: region,
 			MemoryMB: 256, Timeout: functionTimeout, Stdout: out, Stderr: out,
@@ -259,6 +266,9 @@ func (s *stack) stop(ctx context.Context) {
 	}
 	if s.lambda != nil {
 		s.lambda.Close()
+	}
+	for _, c := range s.consoles {
+		_ = c.Close()
 	}
 	for _, srv := range s.servers {
 		_ = srv.Close()
@@ -602,31 +612,24 @@ func (w warnings) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// prefixed writes each line a function prints to w, after its name.
+// prefixed writes what a function prints to w, each line after the
+// function's name. It gets whole lines: a waterfall.Console comes first.
 func prefixed(w io.Writer, name string) io.Writer {
 	return &prefixWriter{w: w, prefix: fmt.Sprintf("%13s | ", name)}
 }
 
 type prefixWriter struct {
-	mu     sync.Mutex
 	w      io.Writer
 	prefix string
-	buf    []byte
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.buf = append(p.buf, b...)
-	for {
-		i := strings.IndexByte(string(p.buf), '\n')
-		if i < 0 {
-			break
-		}
-		if _, err := fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i]); err != nil {
-			return len(b), err
-		}
-		p.buf = p.buf[i+1:]
+	var out strings.Builder
+	for line := range strings.Lines(string(b)) {
+		out.WriteString(p.prefix + line)
+	}
+	if _, err := io.WriteString(p.w, out.String()); err != nil {
+		return 0, err
 	}
 	return len(b), nil
 }
