@@ -48,18 +48,12 @@ func (s *stack) incomplete(ctx context.Context, reqs []request) []string {
 // checkInvocations says which functions the runner has not invoked yet for
 // the request whose trace is id.
 func (s *stack) checkInvocations(_ context.Context, id trace.TraceID) string {
+	_, consumed := s.consumer(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	invoked := map[string]bool{}
+	invoked := map[string]bool{"sqs-subscribe": consumed}
 	for _, inv := range s.invocations[id] {
 		invoked[inv.Function] = true
-	}
-	for _, invs := range s.invocations {
-		for _, inv := range invs {
-			if inv.Function == "sqs-subscribe" && slices.Contains(inv.Links, id) {
-				invoked["sqs-subscribe"] = true
-			}
-		}
 	}
 	var lack []string
 	for _, fn := range pattern.Functions {
@@ -87,22 +81,7 @@ func (s *stack) checkTrace(ctx context.Context, id trace.TraceID) string {
 			lack = append(lack, svc)
 		}
 	}
-	s.mu.Lock()
-	consumer, ok := s.consumers[id]
-	s.mu.Unlock()
-	if !ok {
-		// Find the sqs-subscribe invocation whose links name this trace.
-		s.mu.Lock()
-		for tid, invs := range s.invocations {
-			for _, inv := range invs {
-				if inv.Function == "sqs-subscribe" && slices.Contains(inv.Links, id) {
-					consumer, ok = tid, true
-					s.consumers[id] = tid
-				}
-			}
-		}
-		s.mu.Unlock()
-	}
+	consumer, ok := s.consumer(id)
 	if !ok {
 		lack = append(lack, "sqs-subscribe (no consumer trace linked to it yet)")
 	} else if ct, err := s.jaeger.Trace(ctx, consumer); err != nil || !ct.Services()["sqs-subscribe"] {
@@ -112,4 +91,24 @@ func (s *stack) checkTrace(ctx context.Context, id trace.TraceID) string {
 		return ""
 	}
 	return "no " + strings.Join(lack, ", ")
+}
+
+// consumer finds the trace of the sqs-subscribe invocation whose records
+// link to the request's trace id (Lambda starts a new trace for an SQS
+// batch), and remembers it.
+func (s *stack) consumer(id trace.TraceID) (trace.TraceID, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.consumers[id]; ok {
+		return c, true
+	}
+	for tid, invs := range s.invocations {
+		for _, inv := range invs {
+			if inv.Function == "sqs-subscribe" && slices.Contains(inv.Links, id) {
+				s.consumers[id] = tid
+				return tid, true
+			}
+		}
+	}
+	return trace.TraceID{}, false
 }

@@ -64,6 +64,9 @@ func main() {
 	}
 }
 
+// run builds and starts the stack, sends -requests and checks them, then
+// serves and answers the prompt on stdin until ctx ends (Ctrl-C) or a
+// process of the stack dies; it always stops the stack before it returns.
 func run(ctx context.Context, cfg settings, stdin io.Reader) error {
 	var outMu sync.Mutex
 	say := func(format string, args ...any) {

@@ -85,16 +85,14 @@ func parseTraceID(s string) (trace.TraceID, error) {
 // its SQS consumer.
 func (s *stack) waterfall(ctx context.Context, id trace.TraceID) error {
 	if s.jaeger == nil {
-		return errors.New("traces are not in Jaeger here (OTEL_TRACES_EXPORTER is not otlp): each function printed its own")
+		return errors.New("traces are not in Jaeger here (OTEL_TRACES_EXPORTER is not otlp); with console, each function's part of every trace is drawn as its invocation ends")
 	}
 	// The AWS services' spans of the trace may still be in the runner.
 	s.spans.flush()
 	ids := []trace.TraceID{id}
-	s.mu.Lock()
-	if c, ok := s.consumers[id]; ok {
+	if c, ok := s.consumer(id); ok {
 		ids = append(ids, c)
 	}
-	s.mu.Unlock()
 	var b strings.Builder
 	for _, id := range ids {
 		t, err := s.jaeger.Trace(ctx, id)

@@ -359,7 +359,7 @@ func (s *stack) observe(inv localaws.Invocation) {
 func (s *stack) awsConfig() aws.Config {
 	return aws.Config{
 		Region:      region,
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		Credentials: emulatorCredentials(),
 		HTTPClient:  &http.Client{Timeout: 30 * time.Second},
 	}
 }
@@ -368,8 +368,13 @@ func (s *stack) awsConfig() aws.Config {
 func localAWS() []func(*config.LoadOptions) error {
 	return []func(*config.LoadOptions) error{
 		config.WithRegion(region),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")),
+		config.WithCredentialsProvider(emulatorCredentials()),
 	}
+}
+
+// emulatorCredentials are static: the emulators take any.
+func emulatorCredentials() aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider("local", "local", "")
 }
 
 // functionEnv is what a function gets from the runner's environment: the
