@@ -8,8 +8,38 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
 	"github.com/xray-tracer/xray-tracer/internal/local/emulators"
 )
+
+// binaries are what the stack runs.
+type binaries struct {
+	functions map[string]string
+	goaws     string
+	dynalite  string
+	jaeger    jaegerBinary
+}
+
+// prepare builds or finds every program the stack runs.
+func prepare(ctx context.Context, root string, cfg settings, say func(string, ...any)) (binaries, error) {
+	bin := filepath.Join(root, "bin")
+	b := binaries{goaws: filepath.Join(bin, "goaws")}
+	say("building the functions")
+	var err error
+	if b.functions, err = pattern.Build(ctx, root, filepath.Join(bin, "local", "functions")); err != nil {
+		return b, err
+	}
+	if err := emulators.BuildGoaws(ctx, root, b.goaws); err != nil {
+		return b, err
+	}
+	if b.dynalite, err = emulators.InstallDynalite(ctx, root, say); err != nil {
+		return b, err
+	}
+	if cfg.jaeger {
+		b.jaeger, err = findJaeger(ctx, root, say)
+	}
+	return b, err
+}
 
 // buildTool builds a Go tool pinned in its own module under tools/ into
 // out, unless out is newer than the module's go.mod and go.sum (and main.go,

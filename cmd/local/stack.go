@@ -9,22 +9,17 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"text/template"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
@@ -34,7 +29,7 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/local/localaws"
 	"github.com/xray-tracer/xray-tracer/internal/local/procs"
 	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
-	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
+	"github.com/xray-tracer/xray-tracer/internal/local/waterfall"
 )
 
 // The pattern's resources, named as the fidelity harness names them, in
@@ -75,6 +70,9 @@ type stack struct {
 	mapping *localaws.SQSMapping
 	ddb     *dynamodb.Client
 	jaeger  *jaegerapi.Client // nil when traces do not go to Jaeger
+	// consoles are the functions' outputs, closed once the functions have
+	// stopped: the traces they hold are drawn then.
+	consoles []*waterfall.Console
 
 	mu          sync.Mutex
 	served      []request // API requests answered
@@ -181,7 +179,10 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 		env["QUEUE_URL"] = queueURL
 		env["TOPIC_ARN"] = topicARN(secondTopic)
 		env["TARGET_URL"] = targetURL + "/status"
-		out := prefixed(cfg.stdout, name)
+		// Every function's output goes through a Console, which draws the
+		// spans of OTEL_TRACES_EXPORTER=console (if any) as waterfalls.
+		out := waterfall.NewConsole(prefixed(cfg.stdout, name))
+		s.consoles = append(s.consoles, out)
 		fns = append(fns, sandbox.Function{
 			Name: name, Bootstrap: bins.functions[name], Env: env, Region: region,
 			MemoryMB: 256, Timeout: functionTimeout, Stdout: out, Stderr: out,
@@ -260,6 +261,9 @@ func (s *stack) stop(ctx context.Context) {
 	if s.lambda != nil {
 		s.lambda.Close()
 	}
+	for _, c := range s.consoles {
+		_ = c.Close()
+	}
 	for _, srv := range s.servers {
 		_ = srv.Close()
 	}
@@ -298,6 +302,16 @@ func (s *stack) exited() <-chan error {
 	return ch
 }
 
+// writePIDs lists the stack's child processes in pids, one per line, so
+// that a test (or a person) can check that none is left after a stop.
+func (s *stack) writePIDs() error {
+	var b strings.Builder
+	for _, pid := range s.pids() {
+		fmt.Fprintln(&b, pid)
+	}
+	return os.WriteFile(filepath.Join(s.dir, "pids"), []byte(b.String()), 0o644)
+}
+
 func (s *stack) startProc(ctx context.Context, spec procs.Spec) error {
 	f, err := os.Create(filepath.Join(s.dir, spec.Name+".log"))
 	if err != nil {
@@ -329,146 +343,15 @@ func (s *stack) serveOn(ln net.Listener, h http.Handler) {
 	go func() { _ = srv.Serve(ln) }()
 }
 
-// startJaeger runs Jaeger with its traces in memory, every endpoint on
-// loopback: OTLP/HTTP on cfg.otlp, the API and UI on cfg.jaegerUI.
-func (s *stack) startJaeger(ctx context.Context, bin jaegerBinary) error {
-	s.say("starting Jaeger on %s (OTLP/HTTP on %s)", s.cfg.jaegerUI, s.cfg.otlp)
-	path := filepath.Join(s.dir, "jaeger.yaml")
-	f, err := os.Create(path)
-	if err != nil {
-		return err
+// observe keeps each invocation by trace, and which trace consumed the SQS
+// messages sent in which.
+func (s *stack) observe(inv localaws.Invocation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.invocations[inv.TraceID] = append(s.invocations[inv.TraceID], inv)
+	if inv.Failure != nil {
+		s.log.Warn("invocation could not run", "function", inv.Function, "error", inv.Failure)
 	}
-	err = jaegerConfig.Execute(f, map[string]string{"OTLP": s.cfg.otlp, "UI": s.cfg.jaegerUI, "Assets": bin.assets})
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	s.jaeger = &jaegerapi.Client{BaseURL: "http://" + s.cfg.jaegerUI, HTTP: &http.Client{Timeout: 10 * time.Second}}
-	return s.startProc(ctx, procs.Spec{
-		Name: "jaeger", Path: bin.path, Args: []string{"--config", "file:" + path},
-		Ready: func(ctx context.Context) error {
-			if _, err := s.jaeger.Services(ctx); err != nil {
-				return err
-			}
-			return emulators.TCPReady(s.cfg.otlp)(ctx)
-		},
-	})
-}
-
-// jaegerConfig is Jaeger v2's configuration (an OpenTelemetry Collector's):
-// OTLP in, traces kept in memory, the query service with its UI. Its own
-// metrics are off, so that it holds no port but these.
-var jaegerConfig = template.Must(template.New("jaeger").Parse(`# Written by cmd/local for each run.
-service:
-  extensions: [jaeger_storage, jaeger_query]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [jaeger_storage_exporter]
-  telemetry:
-    metrics:
-      level: none
-    logs:
-      level: warn
-extensions:
-  jaeger_storage:
-    backends:
-      memstore:
-        memory:
-          max_traces: 100000
-  jaeger_query:
-    storage:
-      traces: memstore
-    enable_tracing: false
-    http:
-      endpoint: {{.UI}}
-    grpc:
-      endpoint: 127.0.0.1:0
-{{- if .Assets}}
-    ui:
-      assets_path: {{.Assets}}
-{{- end}}
-receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: {{.OTLP}}
-processors:
-  batch:
-    timeout: 200ms
-exporters:
-  jaeger_storage_exporter:
-    trace_storage: memstore
-`))
-
-// writeGoawsConfig writes goaws's config: the queue and its dead-letter
-// queue with the template's redrive policy, and both topics with HTTP
-// subscriptions to the runner's SNS endpoint (confirmed from the start).
-func writeGoawsConfig(path, addr, snsURL string, visibilityTimeout int) error {
-	_, port, _ := net.SplitHostPort(addr)
-	var b strings.Builder
-	fmt.Fprintf(&b, `# Written by cmd/local for each run.
-Local:
-  Host: localhost
-  Port: %s
-  Region: %s
-  AccountId: "%s"
-  LogToFile: false
-  EnableDuplicates: false
-  QueueAttributeDefaults:
-    VisibilityTimeout: %d
-    ReceiveMessageWaitTimeSeconds: 0
-    MaximumMessageSize: 262144
-  Queues:
-    - Name: %s
-      RedrivePolicy: '{"maxReceiveCount": %d, "deadLetterTargetArn": "arn:aws:sqs:%s:%s:%s"}'
-    - Name: %s
-  Topics:
-`, port, region, account, visibilityTimeout, queueName, maxReceiveCount, region, account, dlqName, dlqName)
-	topics := map[string][]string{fanoutTopic: fanoutSubscribers, secondTopic: {"sns-subscribe"}}
-	for _, topic := range []string{fanoutTopic, secondTopic} {
-		fmt.Fprintf(&b, "    - Name: %s\n      Subscriptions:\n", topic)
-		for _, fn := range topics[topic] {
-			sub := localaws.Subscription{TopicARN: topicARN(topic), Function: fn}
-			fmt.Fprintf(&b, "        - Protocol: http\n          EndPoint: %s%s\n          TopicArn: %s\n          Raw: false\n",
-				snsURL, localaws.Path(sub), sub.TopicARN)
-		}
-	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
-}
-
-// createTable creates the Hits table as the template defines it: key
-// "path" (string), on demand.
-func (s *stack) createTable(ctx context.Context) error {
-	s.ddb = dynamodb.NewFromConfig(s.awsConfig(), func(o *dynamodb.Options) {
-		o.BaseEndpoint = aws.String("http://" + s.cfg.dynalite)
-	})
-	return emulators.CreateHitsTable(ctx, s.ddb, tableName)
-}
-
-// hits reads every path's count from the table.
-func (s *stack) hits(ctx context.Context) (map[string]int, error) {
-	out := map[string]int{}
-	p := dynamodb.NewScanPaginator(s.ddb, &dynamodb.ScanInput{TableName: aws.String(tableName)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("scan %s: %w", tableName, err)
-		}
-		for _, item := range page.Items {
-			path, _ := item["path"].(*ddbtypes.AttributeValueMemberS)
-			n, _ := item["hits"].(*ddbtypes.AttributeValueMemberN)
-			if path == nil || n == nil {
-				continue
-			}
-			v, _ := strconv.Atoi(n.Value)
-			out[path.Value] = v
-		}
-	}
-	return out, nil
 }
 
 // awsConfig is the runner's own AWS config for the emulators: static
@@ -476,7 +359,7 @@ func (s *stack) hits(ctx context.Context) (map[string]int, error) {
 func (s *stack) awsConfig() aws.Config {
 	return aws.Config{
 		Region:      region,
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		Credentials: emulatorCredentials(),
 		HTTPClient:  &http.Client{Timeout: 30 * time.Second},
 	}
 }
@@ -485,8 +368,13 @@ func (s *stack) awsConfig() aws.Config {
 func localAWS() []func(*config.LoadOptions) error {
 	return []func(*config.LoadOptions) error{
 		config.WithRegion(region),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")),
+		config.WithCredentialsProvider(emulatorCredentials()),
 	}
+}
+
+// emulatorCredentials are static: the emulators take any.
+func emulatorCredentials() aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider("local", "local", "")
 }
 
 // functionEnv is what a function gets from the runner's environment: the
@@ -501,141 +389,4 @@ func functionEnv(name string) map[string]string {
 		}
 	}
 	return env
-}
-
-// awsSpans holds one tracer provider per AWS service node (the API stage,
-// each topic, each function's Lambda service), so that Jaeger shows each
-// under its own name. Their spans go to Jaeger, or nowhere when the
-// functions print theirs on the console: the spans are still made, so that
-// the trace headers handed on stay one trace.
-type awsSpans struct {
-	cfg settings
-	ctx context.Context
-
-	mu   sync.Mutex
-	byID map[string]*otelsetup.Tracing
-	stop chan struct{}
-	done chan struct{}
-}
-
-func newAWSSpans(ctx context.Context, cfg settings) (*awsSpans, error) {
-	a := &awsSpans{cfg: cfg, ctx: context.WithoutCancel(ctx), byID: map[string]*otelsetup.Tracing{}, stop: make(chan struct{}), done: make(chan struct{})}
-	// The spans of a request end in a few processes at once; flush often
-	// so a trace is whole in Jaeger soon after its last span.
-	go func() {
-		defer close(a.done)
-		tick := time.NewTicker(300 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-a.stop:
-				return
-			case <-tick.C:
-				a.flush()
-			}
-		}
-	}()
-	return a, nil
-}
-
-func (a *awsSpans) tracing(service string) (*otelsetup.Tracing, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if t, ok := a.byID[service]; ok {
-		return t, nil
-	}
-	// With Jaeger, the exporter the environment names (run points it at
-	// Jaeger, as for the functions); otherwise spans are made but dropped.
-	opts := []otelsetup.Option{otelsetup.WithServiceName(service)}
-	if !a.cfg.jaeger {
-		opts = append(opts, otelsetup.WithExporter(tracetest.NewNoopExporter()))
-	}
-	t, err := otelsetup.Setup(a.ctx, opts...)
-	if err != nil {
-		return nil, err
-	}
-	a.byID[service] = t
-	return t, nil
-}
-
-func (a *awsSpans) tracer(service string) trace.Tracer {
-	t, err := a.tracing(service)
-	if err != nil {
-		// Setup reads the same settings for every service, and they were
-		// read once already, for the API's, before anything was served.
-		panic(fmt.Sprintf("tracing for %s: %v", service, err))
-	}
-	return t.TracerProvider().Tracer("github.com/xray-tracer/xray-tracer/cmd/local")
-}
-
-func (a *awsSpans) flush() {
-	a.mu.Lock()
-	all := make([]*otelsetup.Tracing, 0, len(a.byID))
-	for _, t := range a.byID {
-		all = append(all, t)
-	}
-	a.mu.Unlock()
-	for _, t := range all {
-		t.Flush(a.ctx)
-	}
-}
-
-func (a *awsSpans) shutdown(ctx context.Context) {
-	close(a.stop)
-	<-a.done
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, t := range a.byID {
-		_ = t.Shutdown(ctx)
-	}
-}
-
-// warnings shows the runner's warnings (and worse) on the terminal; every
-// record also goes to runner.log.
-type warnings struct{ say func(string, ...any) }
-
-func (w warnings) Write(b []byte) (int, error) {
-	line := strings.TrimSpace(string(b))
-	if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
-		w.say("  %s", line)
-	}
-	return len(b), nil
-}
-
-// prefixed writes each line a function prints to w, after its name.
-func prefixed(w io.Writer, name string) io.Writer {
-	return &prefixWriter{w: w, prefix: fmt.Sprintf("%13s | ", name)}
-}
-
-type prefixWriter struct {
-	mu     sync.Mutex
-	w      io.Writer
-	prefix string
-	buf    []byte
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.buf = append(p.buf, b...)
-	for {
-		i := strings.IndexByte(string(p.buf), '\n')
-		if i < 0 {
-			break
-		}
-		if _, err := fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i]); err != nil {
-			return len(b), err
-		}
-		p.buf = p.buf[i+1:]
-	}
-	return len(b), nil
-}
-
-// lookPath finds a program, for the messages that say what is missing.
-func lookPath(name string) string {
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return ""
-	}
-	return p
 }

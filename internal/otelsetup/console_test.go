@@ -3,100 +3,73 @@ package otelsetup
 import (
 	"bytes"
 	"context"
-	"flag"
-	"os"
+	"encoding/json"
+	"strings"
 	"testing"
-	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+// TestConsoleWritesEachSpanAsItEnds: OTEL_TRACES_EXPORTER=console writes
+// OpenTelemetry's stdout exporter's JSON, one line per span, the moment the
+// span ends (no flush needed, nothing held), and nothing after Shutdown.
+func TestConsoleWritesEachSpanAsItEnds(t *testing.T) {
+	for _, names := range []string{"console", " Console ", "none,console"} {
+		t.Run(names, func(t *testing.T) {
+			var out bytes.Buffer
+			env := map[string]string{"OTEL_TRACES_EXPORTER": names}
+			processors, err := processorsFromEnv(context.Background(), func(k string) string { return env[k] }, &out)
+			if err != nil || len(processors) != 1 {
+				t.Fatalf("processorsFromEnv(%q) = %d processors, %v; want 1", names, len(processors), err)
+			}
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(processors[0]))
+			tracer := tp.Tracer("test")
+			ctx, root := tracer.Start(context.Background(), "invocation")
+			_, child := tracer.Start(ctx, "DynamoDB.UpdateItem", trace.WithSpanKind(trace.SpanKindClient))
 
-func stub(name string, tid trace.TraceID, id, parent byte, remoteParent bool, start, dur time.Duration, kind trace.SpanKind, attrs ...attribute.KeyValue) tracetest.SpanStub {
-	t0 := time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)
-	s := tracetest.SpanStub{
-		Name:        name,
-		SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: trace.SpanID{id}, TraceFlags: trace.FlagsSampled}),
-		SpanKind:    kind,
-		StartTime:   t0.Add(start),
-		EndTime:     t0.Add(start + dur),
-		Attributes:  attrs,
+			child.End()
+			lines := consoleLines(t, out.String())
+			if len(lines) != 1 || lines[0].Name != "DynamoDB.UpdateItem" || lines[0].SpanKind != int(trace.SpanKindClient) {
+				t.Fatalf("after the first span ended: %+v, want it alone", lines)
+			}
+			root.End()
+			lines = consoleLines(t, out.String())
+			if len(lines) != 2 || lines[1].Name != "invocation" {
+				t.Fatalf("after the root ended: %+v, want it second", lines)
+			}
+			if lines[0].Parent.SpanID != lines[1].SpanContext.SpanID || lines[0].SpanContext.TraceID != root.SpanContext().TraceID().String() {
+				t.Errorf("the child's ids %+v do not name its root %+v", lines[0], lines[1])
+			}
+
+			if err := tp.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			_, late := tracer.Start(context.Background(), "late")
+			late.End()
+			if n := len(consoleLines(t, out.String())); n != 2 {
+				t.Errorf("%d lines after a span ended past Shutdown, want still 2", n)
+			}
+		})
 	}
-	if parent != 0 {
-		s.Parent = trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: trace.SpanID{parent}, Remote: remoteParent})
-	}
-	return s
 }
 
-// TestConsoleWaterfall prints a trace whose spans arrive in two exports, the
-// root last, and compares it with testdata/waterfall.golden.
-func TestConsoleWaterfall(t *testing.T) {
-	tid := trace.TraceID{0x67, 0x4a, 0x8c, 0x00, 0x57, 0x59, 0xe9, 0x88, 0xbd, 0x86, 0x2e, 0x3f, 0xe1, 0xbe, 0x46, 0xa9}
-	ann := func(keys ...string) attribute.KeyValue { return AnnotationsKey.StringSlice(keys) }
-	call := stub("DynamoDB.UpdateItem", tid, 3, 2, false, 2*time.Millisecond, 7*time.Millisecond, trace.SpanKindClient)
-	step := stub("DynamoDB Query", tid, 2, 1, false, time.Millisecond, 9*time.Millisecond, trace.SpanKindInternal,
-		attribute.String("path", "/orders/42"), attribute.String("table", "Hits"), ann("path"))
-	failed := stub("external HTTP Request", tid, 4, 1, false, 10*time.Millisecond, 2*time.Millisecond, trace.SpanKindInternal)
-	failed.Status = sdktrace.Status{Code: codes.Error, Description: "simulated failure"}
-	root := stub("dynamo", tid, 1, 9, true, 0, 12*time.Millisecond, trace.SpanKindInternal,
-		attribute.Bool(ColdStartAnnotation, true), attribute.String(ServiceAnnotation, "dynamo"), ann(ColdStartAnnotation, ServiceAnnotation))
+// consoleSpan is what the test reads of a line of the stdout exporter.
+type consoleSpan struct {
+	Name                string
+	SpanKind            int
+	SpanContext, Parent struct{ TraceID, SpanID string }
+}
 
-	var out bytes.Buffer
-	e := newConsoleExporter(&out)
-	if err := e.ExportSpans(context.Background(), tracetest.SpanStubs{call, step}.Snapshots()); err != nil {
-		t.Fatal(err)
-	}
-	if out.Len() != 0 {
-		t.Fatalf("printed before the root ended:\n%s", out.String())
-	}
-	if err := e.ExportSpans(context.Background(), tracetest.SpanStubs{failed, root}.Snapshots()); err != nil {
-		t.Fatal(err)
-	}
-	// A second trace whose root never ends is printed at shutdown, marked.
-	other := trace.TraceID{0x67, 0x4a, 0x8c, 0x01}
-	orphan := stub("process_message", other, 5, 6, false, 0, time.Millisecond, trace.SpanKindInternal)
-	if err := e.ExportSpans(context.Background(), tracetest.SpanStubs{orphan}.Snapshots()); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-
-	golden := "testdata/waterfall.golden"
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
+func consoleLines(t *testing.T, out string) []consoleSpan {
+	t.Helper()
+	var spans []consoleSpan
+	for line := range strings.Lines(out) {
+		var s consoleSpan
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("line %q is not a span in JSON: %v", line, err)
 		}
+		spans = append(spans, s)
 	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if out.String() != string(want) {
-		t.Errorf("waterfall:\n%s\nwant:\n%s", out.String(), want)
-	}
-}
-
-func TestConsoleBoundsPendingSpans(t *testing.T) {
-	var out bytes.Buffer
-	e := newConsoleExporter(&out)
-	var spans tracetest.SpanStubs
-	for i := range maxPendingSpans + 1 {
-		tid := trace.TraceID{byte(i >> 8), byte(i), 1}
-		spans = append(spans, stub("leaf", tid, 2, 1, false, 0, time.Millisecond, trace.SpanKindInternal))
-	}
-	if err := e.ExportSpans(context.Background(), spans.Snapshots()); err != nil {
-		t.Fatal(err)
-	}
-	if e.count() > maxPendingSpans {
-		t.Errorf("holding %d spans, over the bound %d", e.count(), maxPendingSpans)
-	}
-	if !bytes.Contains(out.Bytes(), []byte("incomplete")) {
-		t.Errorf("the trace pushed out was not printed as incomplete")
-	}
+	return spans
 }

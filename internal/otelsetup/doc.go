@@ -51,8 +51,9 @@
 //	OTEL_RESOURCE_ATTRIBUTES    more resource attributes (k=v,k=v)
 //	OTEL_TRACES_EXPORTER        otlp (default); xrayudp (Lambda's X-Ray agent over
 //	                            UDP, no collector layer; AWS_XRAY_DAEMON_ADDRESS);
-//	                            console (a waterfall tree per trace); none; or a
-//	                            comma-separated list
+//	                            console (OpenTelemetry's stdout exporter: a line
+//	                            of JSON per span on stdout, as the span ends);
+//	                            none; or a comma-separated list
 //	OTEL_EXPORTER_OTLP_PROTOCOL http/protobuf (default), or grpc in a build with
 //	                            -tags otlpgrpc; also _TRACES_PROTOCOL
 //	OTEL_EXPORTER_OTLP_ENDPOINT default http://localhost:4318, the ADOT collector

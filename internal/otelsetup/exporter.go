@@ -3,7 +3,7 @@ package otelsetup
 import (
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -13,24 +13,28 @@ import (
 // is set: the OTLP/HTTP receiver of the ADOT collector layer's extension.
 const DefaultOTLPEndpoint = "http://localhost:4318"
 
-// exportersFromEnv builds the exporters that OTEL_TRACES_EXPORTER names
-// (a comma-separated list; otlp when unset). An empty list means none.
-// xrayudp sends to Lambda's X-Ray agent at AWS_XRAY_DAEMON_ADDRESS, with no
-// collector layer (see xrayudp.go).
+// processorsFromEnv builds a span processor for each exporter that
+// OTEL_TRACES_EXPORTER names (a comma-separated list; otlp when unset). An
+// empty list means none. xrayudp sends to Lambda's X-Ray agent at
+// AWS_XRAY_DAEMON_ADDRESS, with no collector layer (see xrayudp.go). Each
+// exporter gets the invocation processor (processor.go), which exports at the
+// invocation's flush, except console, which writes each span to stdout as it
+// ends (console.go).
 //
 // The OTLP exporters read the OTEL_EXPORTER_OTLP_* variables. Without an
 // endpoint they send to the ADOT collector extension: http://localhost:4318
 // or localhost:4317 (gRPC), in plain text. (The upstream Go exporters would
 // otherwise try TLS to localhost, which the extension does not speak.)
-func exportersFromEnv(ctx context.Context, getenv func(string) string) ([]sdktrace.SpanExporter, error) {
+func processorsFromEnv(ctx context.Context, getenv func(string) string, stdout io.Writer) ([]sdktrace.SpanProcessor, error) {
 	names := getenv("OTEL_TRACES_EXPORTER")
 	if names == "" {
 		names = "otlp"
 	}
-	var exporters []sdktrace.SpanExporter
+	var processors []sdktrace.SpanProcessor
 	for name := range strings.SplitSeq(names, ",") {
 		var (
 			e   sdktrace.SpanExporter
+			p   sdktrace.SpanProcessor
 			err error
 		)
 		switch strings.ToLower(strings.TrimSpace(name)) {
@@ -39,7 +43,7 @@ func exportersFromEnv(ctx context.Context, getenv func(string) string) ([]sdktra
 		case "otlp":
 			e, err = otlpExporter(ctx, getenv)
 		case "console":
-			e = newConsoleExporter(os.Stdout)
+			p, err = newConsoleProcessor(stdout)
 		case "xrayudp":
 			e, err = newXRayUDPExporter(getenv)
 		default:
@@ -48,9 +52,12 @@ func exportersFromEnv(ctx context.Context, getenv func(string) string) ([]sdktra
 		if err != nil {
 			return nil, fmt.Errorf("exporter %s: %w", name, err)
 		}
-		exporters = append(exporters, e)
+		if p == nil {
+			p = newInvocationProcessor(e)
+		}
+		processors = append(processors, p)
 	}
-	return exporters, nil
+	return processors, nil
 }
 
 // otlpExporter builds the OTLP exporter for the protocol that

@@ -122,15 +122,18 @@ func Setup(ctx context.Context, opts ...Option) (*Tracing, error) {
 			sdktrace.WithSampler(headerSampler{sampler}),
 			sdktrace.WithIDGenerator(xrayIDGenerator{}),
 		}
-		exporters := o.exporters
-		if len(exporters) == 0 {
-			exporters, err = exportersFromEnv(ctx, getenv)
+		var processors []sdktrace.SpanProcessor
+		for _, e := range o.exporters {
+			processors = append(processors, newInvocationProcessor(e))
+		}
+		if len(processors) == 0 {
+			processors, err = processorsFromEnv(ctx, getenv, os.Stdout)
 			if err != nil {
 				return nil, fmt.Errorf("otelsetup: %w", err)
 			}
 		}
-		for _, e := range exporters {
-			tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(newInvocationProcessor(e)))
+		for _, p := range processors {
+			tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p))
 		}
 		t.sdk = sdktrace.NewTracerProvider(tpOpts...)
 		t.provider = t.sdk

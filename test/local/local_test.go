@@ -368,8 +368,10 @@ func checkRedrive(t *testing.T, addr string) {
 }
 
 // TestLocalStackConsole: the exporter is swapped by the environment only;
-// with the console exporter no Jaeger starts and each function prints its
-// part of every trace as a waterfall tree.
+// with the console exporter no Jaeger starts, each function prints its spans
+// as OpenTelemetry's stdout exporter does (JSON, a line per span), and the
+// runner draws each function's part of every trace as a waterfall tree: no
+// span's JSON reaches the terminal undrawn.
 func TestLocalStackConsole(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole local stack")
@@ -387,7 +389,7 @@ func TestLocalStackConsole(t *testing.T) {
 		t.Fatalf("runner: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"traces     printed by each function",
+		"traces     each function's part of every trace, drawn here",
 		"       dynamo | trace 1-",
 		"DynamoDB.UpdateItem (client)",
 		"  sns-publish |       SNS.Publish (client)",
@@ -401,6 +403,19 @@ func TestLocalStackConsole(t *testing.T) {
 	}
 	if strings.Contains(string(out), "starting Jaeger") {
 		t.Errorf("Jaeger started with the console exporter")
+	}
+	if strings.Contains(string(out), `{"Name":`) {
+		t.Errorf("a span's JSON went to the terminal as it is, not drawn:\n%s", out)
+	}
+	// Each function drew its part of every request's trace (sqs-subscribe:
+	// of each batch's, which may hold both requests' messages).
+	for fn, want := range map[string]int{"dynamo": 2, "http": 2, "sqs": 2, "sns-publish": 2, "sns-subscribe": 2, "sqs-subscribe": 1} {
+		if n := strings.Count(string(out), fmt.Sprintf("%13s | trace 1-", fn)); n < want {
+			t.Errorf("%s drew %d traces, want at least %d", fn, n, want)
+		}
+	}
+	if strings.Contains(string(out), "incomplete: its root span has not ended") {
+		t.Errorf("a trace was drawn before its root span ended:\n%s", out)
 	}
 }
 

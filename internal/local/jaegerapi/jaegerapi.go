@@ -220,7 +220,7 @@ func (t Trace) Find(service, name string) []Span {
 	return out
 }
 
-// ReadOnlySpans converts the trace for otelsetup.WriteWaterfall.
+// ReadOnlySpans converts the trace for waterfall.Write.
 func (t Trace) ReadOnlySpans() []sdktrace.ReadOnlySpan {
 	stubs := make(tracetest.SpanStubs, 0, len(t.Spans))
 	for _, s := range t.Spans {

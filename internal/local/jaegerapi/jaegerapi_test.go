@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/local/jaegerapi"
-	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
+	"github.com/xray-tracer/xray-tracer/internal/local/waterfall"
 )
 
 // testdata/trace.json is what Jaeger v2.13 answered the local runner for
@@ -78,7 +78,7 @@ func TestTrace(t *testing.T) {
 	}
 
 	var b strings.Builder
-	if err := otelsetup.WriteWaterfall(&b, tr.ReadOnlySpans()); err != nil {
+	if err := waterfall.Write(&b, tr.ReadOnlySpans()); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"trace 1-6b0654dc-263948016aaf5f6354b0527b", "xray-tracer-api/prod: SNS.Publish (client)", "        dynamo: dynamo (server)", "path=/orders/7"} {

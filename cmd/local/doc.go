@@ -1,0 +1,35 @@
+// Command local runs the whole pattern on this machine, with no AWS account:
+// `make run`.
+//
+// It builds what it needs, then starts and supervises:
+//   - DynamoDB (dynalite, from tools/dynalite's lockfile) and SNS and SQS
+//     (goaws, from tools/goaws), reached by the functions through the AWS
+//     SDK's endpoint variables;
+//   - Jaeger (tools/jaeger, or $JAEGER_BIN, or a jaeger on PATH), which the
+//     functions' OTLP exporter sends to;
+//   - each function's real bootstrap behind the Lambda Runtime API
+//     (internal/local/sandbox), invoked as Lambda would from the SNS
+//     subscriptions and the SQS event source mapping (internal/local/localaws);
+//   - an API Gateway stand-in on localhost:3000 (internal/local/apigw).
+//
+// It prints a line per request with its trace id; type a trace id (or just
+// Enter for the latest) to see that trace as Jaeger holds it. Ctrl-C stops
+// everything.
+//
+//	go run ./cmd/local                       # serve until Ctrl-C
+//	go run ./cmd/local -requests 20 -exit    # 20 requests, a summary, exit status
+//
+// OTEL_TRACES_EXPORTER=console starts no Jaeger: each function prints its
+// spans as OpenTelemetry's stdout exporter does (JSON, a line per span), and
+// the runner draws each function's part of every trace as a waterfall in the
+// terminal (internal/local/waterfall); none drops them.
+//
+// The source, a job a file: main.go the command line and the run from start
+// to stop; build.go the programs the stack runs; stack.go the processes and
+// servers, started in dependency order and stopped in reverse; jaeger.go,
+// goaws.go and table.go Jaeger, goaws's config and the DynamoDB table;
+// awsspans.go the spans of the AWS services the runner stands in for;
+// logs.go what goes to the terminal and the log files; prompt.go the
+// addresses and the trace prompt; summary.go -requests and the summary;
+// checks.go what -exit checks.
+package main
