@@ -19,7 +19,9 @@ import (
 func TestStopEndsTheWholeGroup(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "child")
-	script := `trap '' TERM; sleep 300 & echo $! > ` + pidFile + `; wait`
+	// The pid is written to a temporary file and renamed, so that Ready
+	// never sees the file created but still empty.
+	script := `trap '' TERM; sleep 300 & echo $! > ` + pidFile + `.tmp && mv ` + pidFile + `.tmp ` + pidFile + `; wait`
 	p, err := procs.Start(t.Context(), procs.Spec{
 		Name: "sh", Path: "/bin/sh", Args: []string{"-c", script},
 		Ready: func(context.Context) error {
