@@ -36,7 +36,7 @@ const deliveriesQueue = "second-topic-deliveries"
 // backends are the real emulators the functions call, each on a free
 // loopback port: dynalite for DynamoDB and goaws for SNS and SQS, behind
 // the trace keeper that keeps the trace headers goaws drops
-// (internal/localaws).
+// (internal/local/localaws).
 type backends struct {
 	procs   []*procs.Proc
 	dir     string

@@ -4,7 +4,7 @@
 //
 // Each variant is the same handler (bench/internal/work) built as a real
 // bootstrap and run behind the Lambda Runtime API stand-in
-// (internal/sandbox), exporting to a receiver on loopback that discards
+// (internal/local/sandbox), exporting to a receiver on loopback that discards
 // what it gets. Variants are interleaved round by round, so that what the
 // machine does meanwhile falls on all of them alike.
 //

@@ -79,7 +79,7 @@ func (r *report) write(w io.Writer) error {
 		p("**Short mode** (`-short`): a few iterations of each measurement, to check that the harness runs. The figures below mean little; run `make bench` for real ones.")
 	}
 	p("")
-	p("Every variant is the same handler (`bench/internal/work`: a loop of steps, each in a span of its own when traced, and a DynamoDB client built at init, as in a real function), built as a real `bootstrap` and run behind the Lambda Runtime API stand-in (`internal/sandbox`), exporting to a receiver on loopback that discards what it gets. Invocations carry a sampled X-Ray trace header, as Lambda passes with active tracing. The variants are interleaved round by round, so machine noise falls on all alike.")
+	p("Every variant is the same handler (`bench/internal/work`: a loop of steps, each in a span of its own when traced, and a DynamoDB client built at init, as in a real function), built as a real `bootstrap` and run behind the Lambda Runtime API stand-in (`internal/local/sandbox`), exporting to a receiver on loopback that discards what it gets. Invocations carry a sampled X-Ray trace header, as Lambda passes with active tracing. The variants are interleaved round by round, so machine noise falls on all alike.")
 	p("")
 	p("| | variant |")
 	p("|---|---|")
