@@ -19,23 +19,25 @@ import (
 	"time"
 
 	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/local/xrayview"
 	"github.com/xray-tracer/xray-tracer/test/harness"
 )
 
 func main() {
 	paths := flag.String("paths", "/,/hello,/a/b", "comma-separated request paths")
 	variant := flag.String("collector", harness.CollectorLayer, "collector to run: layer or newest")
+	failureRate := flag.Float64("failure-rate", 0.4, "share of the http function's calls that fail on purpose (0 to 1)")
 	flag.Parse()
 	out := os.Getenv("XRAY_SEGMENTS_OUT")
 	if out == "" {
 		out = filepath.Join("out", "segments")
 	}
-	if err := run(*variant, strings.Split(*paths, ","), out); err != nil {
+	if err := run(*variant, strings.Split(*paths, ","), *failureRate, out); err != nil {
 		log.Fatalf("xray-segments: %v", err)
 	}
 }
 
-func run(variant string, paths []string, out string) error {
+func run(variant string, paths []string, failureRate float64, out string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	progress := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "xray-segments: "+format+"\n", args...) }
@@ -71,7 +73,7 @@ func run(variant string, paths []string, out string) error {
 		return err
 	}
 	defer col.Close()
-	p, err := harness.StartPattern(ctx, harness.PatternConfig{Bootstraps: bootstraps, XRay: xray, HTTPFailureRate: 0.4})
+	p, err := harness.StartPattern(ctx, harness.PatternConfig{Bootstraps: bootstraps, XRay: xray, HTTPFailureRate: failureRate})
 	if err != nil {
 		return err
 	}
@@ -105,12 +107,12 @@ func run(variant string, paths []string, out string) error {
 		return err
 	}
 	file := filepath.Join(out, "segments.jsonl")
-	if err := harness.WriteJSONLines(file, docs); err != nil {
+	if err := xrayview.WriteJSONLines(file, docs); err != nil {
 		return err
 	}
 	progress("wrote %d segment documents to %s", len(docs), file)
 
-	m := harness.BuildServiceMap(docs)
+	m := xrayview.BuildServiceMap(docs)
 	fmt.Println("Service map (" + variant + " collector):")
 	fmt.Print(m.Text())
 	fmt.Println()
