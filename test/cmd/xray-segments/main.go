@@ -2,8 +2,10 @@
 // real functions, the real collector with collector.yaml, stand-ins for
 // Lambda and X-Ray) for a few requests, writes every segment document X-Ray
 // would receive as one JSON line to $XRAY_SEGMENTS_OUT/segments.jsonl
-// (default out/segments), and prints the service map as text and as a
-// Mermaid graph.
+// (default out/segments), the page of the local X-Ray view (the trace map,
+// the traces and their timelines, as the console shows them) as one
+// self-contained segments.html beside it, and prints the service map as text
+// and as a Mermaid graph.
 //
 //	make xray-segments
 package main
@@ -111,6 +113,11 @@ func run(variant string, paths []string, failureRate float64, out string) error 
 		return err
 	}
 	progress("wrote %d segment documents to %s", len(docs), file)
+	page := filepath.Join(out, "segments.html")
+	if err := writePage(page, docs); err != nil {
+		return err
+	}
+	progress("wrote the X-Ray view (trace map, traces, timelines) to %s", page)
 
 	m := xrayview.BuildServiceMap(docs)
 	fmt.Println("Service map (" + variant + " collector):")
@@ -119,5 +126,23 @@ func run(variant string, paths []string, failureRate float64, out string) error 
 	fmt.Println("```mermaid")
 	fmt.Print(m.Mermaid())
 	fmt.Println("```")
+	return nil
+}
+
+// writePage writes the X-Ray view of docs as one HTML file that opens from
+// disk.
+func writePage(file string, docs []harness.Segment) (err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("write %s: %w", file, cerr)
+		}
+	}()
+	if err := xrayview.WriteHTML(f, docs, time.Now()); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
 	return nil
 }
