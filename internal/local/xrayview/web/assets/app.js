@@ -303,7 +303,8 @@
         'parent id': r.parentId, 'resource ARN': r.resourceArn, start: '+' + ms(r.offsetMs),
         duration: r.inProgress ? 'in progress' : ms(r.durationMs), status: r.status,
       }));
-    if (r.aws) { panel.appendChild(h('h3', { text: 'Resources' })); panel.appendChild(h('div', { class: 'aws' }, kv(r.aws))); }
+    var aws = r.aws ? kv(r.aws) : null;
+    if (aws && aws.children.length) { panel.appendChild(h('h3', { text: 'Resources' })); panel.appendChild(h('div', { class: 'aws' }, aws)); }
     if (r.http) {
       var req = r.http.request || {}, resp = r.http.response || {};
       panel.appendChild(h('h3', { text: 'Request' }));
@@ -361,7 +362,9 @@
     (hash.split('?')[1] || '').split('&').forEach(function (kvp) {
       if (!kvp) { return; }
       var i = kvp.indexOf('=');
-      query[decodeURIComponent(kvp.slice(0, i < 0 ? kvp.length : i))] = i < 0 ? '' : decodeURIComponent(kvp.slice(i + 1));
+      // Form encoding: a + is a space (a literal + arrives as %2B).
+      var dec = function (x) { return decodeURIComponent(x.replace(/\+/g, ' ')); };
+      query[dec(kvp.slice(0, i < 0 ? kvp.length : i))] = i < 0 ? '' : dec(kvp.slice(i + 1));
     });
     var parts = path.split('/');
     return { name: parts[0] || 'map', args: parts.slice(1), query: query };
