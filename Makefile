@@ -4,7 +4,7 @@ GO        ?= go
 FUNCTIONS := dynamo http sqs sqs-subscribe sns-publish sns-subscribe
 BIN       := bin
 
-.PHONY: test run lint build clean xray-segments package artifact bench tools fuzz
+.PHONY: test run lint build clean xray-segments xrayview-assets package artifact bench tools fuzz
 
 # How every function is built for Lambda: linux/arm64, static, no RPC mode,
 # stripped.
@@ -87,10 +87,19 @@ artifact:
 
 ## xray-segments: the pattern through the fidelity harness for a few requests;
 ## every segment document X-Ray would receive to $(XRAY_SEGMENTS_OUT)/segments.jsonl,
-## and the service map printed as text and Mermaid
+## the X-Ray view of them (trace map, traces, timelines) as one self-contained
+## segments.html beside it, and the service map printed as text and Mermaid
 XRAY_SEGMENTS_OUT ?= out/segments
 xray-segments:
 	XRAY_SEGMENTS_OUT=$(abspath $(XRAY_SEGMENTS_OUT)) $(GO) -C test run ./cmd/xray-segments
+
+## xrayview-assets: the X-Ray view's graph layout library (@dagrejs/dagre)
+## from its lockfile into internal/local/xrayview/web/assets/vendor/, which is
+## committed and embedded, so go build never needs npm; CI runs this and checks
+## that the committed copy is what the lockfile gives
+XRAYVIEW_WEB := internal/local/xrayview/web
+xrayview-assets:
+	cd $(XRAYVIEW_WEB) && npm ci --no-audit --no-fund && node vendor.mjs
 
 ## tools: the local stack's tools: goaws and Jaeger, each pinned in its own
 ## Go module under tools/, and dynalite from its npm lockfile (make run builds

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/local/xrayview"
 	"github.com/xray-tracer/xray-tracer/test/harness"
 )
 
@@ -175,7 +176,7 @@ func checkParents(t *testing.T, docs []harness.Segment) {
 // checkOneNodePerFunction asserts that the exporter made no segment of its
 // own: each function's node is Lambda's, with the spans beneath it.
 func checkOneNodePerFunction(t *testing.T, docs []harness.Segment) {
-	m := harness.BuildServiceMap(docs)
+	m := xrayview.BuildServiceMap(docs)
 	for _, fn := range pattern.Functions {
 		var types []string
 		for n := range m.Nodes {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/xray-tracer/xray-tracer/internal/local/xrayview"
 	"github.com/xray-tracer/xray-tracer/test/harness"
 )
 
@@ -19,7 +20,7 @@ func TestServiceMap(t *testing.T) {
 	for _, p := range paths() {
 		t.Run(p.String(), func(t *testing.T) {
 			sc := runScenario(t, p, harness.PatternConfig{HTTPFailureRate: 0}, "/", "/hello", "/a/b")
-			got := harness.BuildServiceMap(sc.docs).Text()
+			got := xrayview.BuildServiceMap(sc.docs).Text()
 			if *update && p == paths()[0] {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)

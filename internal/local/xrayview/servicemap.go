@@ -1,14 +1,12 @@
-package harness
+package xrayview
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strings"
+	"time"
 )
 
 // A Node of the service map, as the X-Ray console draws it: a segment's
@@ -16,24 +14,60 @@ import (
 // (an "aws" or "remote" subsegment).
 type Node struct {
 	Name string
-	Type string // origin of a segment; AWS::<name> for an aws call; remote
+	Type string // origin of a segment; AWS::<name> for an aws call; remote; client
 }
 
 func (n Node) String() string { return n.Name + " (" + n.Type + ")" }
 
-// NodeStats counts what a node recorded.
-type NodeStats struct {
+// Client is the node of the callers of a trace's root segments, which the
+// console draws as the map's entry point.
+var Client = Node{Name: "client", Type: "client"}
+
+// Stats counts the requests a node served or an edge carried: how many, how
+// many failed in which way, and how long they took, which is what the console
+// shows on a node and an edge.
+type Stats struct {
 	Count, Errors, Faults, Throttles int
+	// Timed counts the requests that ended (not in progress) and TotalTime
+	// sums their durations, for AverageTime.
+	Timed     int
+	TotalTime time.Duration
 }
+
+// AverageTime is the mean duration of the requests that ended, 0 if none did.
+func (s Stats) AverageTime() time.Duration {
+	if s.Timed == 0 {
+		return 0
+	}
+	return s.TotalTime / time.Duration(s.Timed)
+}
+
+// add counts one occurrence: a segment served or a call made.
+func (s *Stats) add(seg Segment) {
+	s.Count++
+	if seg.Error {
+		s.Errors++
+	}
+	if seg.Fault {
+		s.Faults++
+	}
+	if seg.Throttle {
+		s.Throttles++
+	}
+	if d, ok := seg.duration(); ok {
+		s.Timed++
+		s.TotalTime += d
+	}
+}
+
+// An Edge of the service map: requests from one node to another.
+type Edge struct{ From, To Node }
 
 // ServiceMap is the map X-Ray would draw from a set of segment documents.
 type ServiceMap struct {
-	Nodes map[Node]NodeStats
-	Edges map[[2]Node]int // from, to → count
+	Nodes map[Node]Stats // every node but Client
+	Edges map[Edge]Stats // what each edge carried, counted at its target
 }
-
-// Client is the node of the callers of a trace's root segments.
-var Client = Node{Name: "client", Type: "client"}
 
 // BuildServiceMap derives the service map from segment documents: every
 // segment is (an occurrence of) a node; a segment whose parent lies in
@@ -69,29 +103,22 @@ func BuildServiceMap(docs []Segment) ServiceMap {
 		}
 	}
 
-	m := ServiceMap{Nodes: map[Node]NodeStats{}, Edges: map[[2]Node]int{}}
-	add := func(n Node, s Segment) {
+	m := ServiceMap{Nodes: map[Node]Stats{}, Edges: map[Edge]Stats{}}
+	count := func(n Node, e Edge, s Segment) {
 		st := m.Nodes[n]
-		st.Count++
-		if s.Error {
-			st.Errors++
-		}
-		if s.Fault {
-			st.Faults++
-		}
-		if s.Throttle {
-			st.Throttles++
-		}
+		st.add(s)
 		m.Nodes[n] = st
+		est := m.Edges[e]
+		est.add(s)
+		m.Edges[e] = est
 	}
 	for _, s := range all {
 		switch {
 		case isSegment(s):
-			n := Node{Name: s.Name, Type: s.Origin}
-			add(n, s)
+			n := nodeOf(s)
 			from, ok := Client, false
 			if p, found := owner(s.ParentID); found {
-				from, ok = Node{Name: p.Name, Type: p.Origin}, true
+				from, ok = nodeOf(p), true
 			}
 			for _, l := range s.Links {
 				// A linked edge, as X-Ray draws from an SQS queue to the
@@ -100,12 +127,15 @@ func BuildServiceMap(docs []Segment) ServiceMap {
 					from, ok = nodeOf(linked), true
 				}
 			}
-			m.Edges[[2]Node{from, n}]++
+			count(n, Edge{from, n}, s)
 		case (s.Namespace == "aws" || s.Namespace == "remote") && !continued[s.ID]:
 			n := nodeOf(s)
-			add(n, s)
 			if p, ok := owner(parentOf[s.ID]); ok {
-				m.Edges[[2]Node{{Name: p.Name, Type: p.Origin}, n}]++
+				count(n, Edge{nodeOf(p), n}, s)
+			} else {
+				st := m.Nodes[n]
+				st.add(s)
+				m.Nodes[n] = st
 			}
 		}
 	}
@@ -139,11 +169,12 @@ func index(s Segment, parent string, byID map[string]Segment, parentOf map[strin
 	}
 }
 
-// Text draws the map as lines: nodes with their counts, then edges.
+// Text draws the map as lines: nodes with their counts, then edges. It leaves
+// out durations, so that a golden file of it stays stable from run to run.
 func (m ServiceMap) Text() string {
 	var b strings.Builder
 	b.WriteString("nodes:\n")
-	for _, n := range m.sortedNodes() {
+	for _, n := range m.SortedNodes() {
 		st := m.Nodes[n]
 		fmt.Fprintf(&b, "  %-52s count=%d", n, st.Count)
 		if st.Errors+st.Faults+st.Throttles > 0 {
@@ -152,8 +183,8 @@ func (m ServiceMap) Text() string {
 		b.WriteString("\n")
 	}
 	b.WriteString("edges:\n")
-	for _, e := range m.sortedEdges() {
-		fmt.Fprintf(&b, "  %s -> %s  (%d)\n", e[0], e[1], m.Edges[e])
+	for _, e := range m.SortedEdges() {
+		fmt.Fprintf(&b, "  %s -> %s  (%d)\n", e.From, e.To, m.Edges[e].Count)
 	}
 	return b.String()
 }
@@ -163,45 +194,31 @@ func (m ServiceMap) Mermaid() string {
 	ids := map[Node]string{}
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
-	for i, n := range append([]Node{Client}, m.sortedNodes()...) {
+	for i, n := range append([]Node{Client}, m.SortedNodes()...) {
 		if _, ok := ids[n]; ok {
 			continue
 		}
 		ids[n] = fmt.Sprintf("n%d", i)
 		fmt.Fprintf(&b, "    %s[\"%s<br/>%s\"]\n", ids[n], n.Name, n.Type)
 	}
-	for _, e := range m.sortedEdges() {
-		fmt.Fprintf(&b, "    %s --> %s\n", ids[e[0]], ids[e[1]])
+	for _, e := range m.SortedEdges() {
+		fmt.Fprintf(&b, "    %s --> %s\n", ids[e.From], ids[e.To])
 	}
 	return b.String()
 }
 
-func (m ServiceMap) sortedNodes() []Node {
+// SortedNodes lists the nodes (Client not among them) by name, then type.
+func (m ServiceMap) SortedNodes() []Node {
 	return slices.SortedFunc(maps.Keys(m.Nodes), compareNodes)
 }
 
-func (m ServiceMap) sortedEdges() [][2]Node {
-	return slices.SortedFunc(maps.Keys(m.Edges), func(a, b [2]Node) int {
-		return cmp.Or(compareNodes(a[0], b[0]), compareNodes(a[1], b[1]))
+// SortedEdges lists the edges by their source, then their target.
+func (m ServiceMap) SortedEdges() []Edge {
+	return slices.SortedFunc(maps.Keys(m.Edges), func(a, b Edge) int {
+		return cmp.Or(compareNodes(a.From, b.From), compareNodes(a.To, b.To))
 	})
 }
 
 func compareNodes(a, b Node) int {
 	return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Type, b.Type))
-}
-
-// WriteJSONLines writes each document as received, one compact JSON line
-// each, to file.
-func WriteJSONLines(file string, docs []Segment) error {
-	var b bytes.Buffer
-	for _, d := range docs {
-		if err := json.Compact(&b, d.Raw); err != nil {
-			return fmt.Errorf("segment %s: %w", d.ID, err)
-		}
-		b.WriteByte('\n')
-	}
-	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	return nil
 }
