@@ -71,12 +71,12 @@ func checkNoSecrets(t *testing.T, spans tracetest.SpanStubs) {
 	for _, s := range spans {
 		texts := []string{"name " + s.Name, "status " + s.Status.Description}
 		for _, a := range s.Attributes {
-			texts = append(texts, fmt.Sprintf("attribute %s=%s", a.Key, a.Value.Emit()))
+			texts = append(texts, fmt.Sprintf("attribute %s=%s", a.Key, a.Value.String()))
 		}
 		for _, e := range s.Events {
 			texts = append(texts, "event "+e.Name)
 			for _, a := range e.Attributes {
-				texts = append(texts, fmt.Sprintf("event %s attribute %s=%s", e.Name, a.Key, a.Value.Emit()))
+				texts = append(texts, fmt.Sprintf("event %s attribute %s=%s", e.Name, a.Key, a.Value.String()))
 			}
 		}
 		for _, text := range texts {
