@@ -258,6 +258,7 @@ func (c *Collector) handle(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return // the exporter gave up first: no one to answer
 		case <-release:
+			panic(http.ErrAbortHandler) // let go without an answer, as Set says
 		}
 	}
 	if r.URL.Path != "/v1/traces" || r.Method != http.MethodPost {
