@@ -31,7 +31,7 @@ fuzz:
 
 ## bench: what tracing costs a function, every variant side by side in one run
 ## (untraced, otelsetup over OTLP/HTTP, gRPC and xrayudp, the stock otellambda
-## setup): init, warm invocations, size, memory, growth, hot paths; rewrites
+## setup): init, warm invocations, size, memory, growth, collector faults, hot paths; rewrites
 ## BENCHMARKS.md. BENCH_FLAGS=-short runs a few iterations of each.
 bench:
 	$(GO) -C bench run ./cmd/lambdabench $(BENCH_FLAGS)

@@ -109,7 +109,7 @@ func (t *Tracing) HTTPClient(opts ...HTTPOption) *http.Client {
 			return c.ConsecutiveFailures >= o.breakerFailures
 		},
 	})
-	traced := otelhttp.NewTransport(&breakerTransport{next: base, breaker: breaker},
+	traced := otelhttp.NewTransport(redactURLTransport{&breakerTransport{next: base, breaker: breaker}},
 		otelhttp.WithTracerProvider(t.provider),
 		otelhttp.WithPropagators(t.propagator),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {

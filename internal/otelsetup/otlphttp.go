@@ -25,7 +25,8 @@ import (
 // collector layer's extension by default. It does what a function needs of
 // the upstream exporter with a fraction of its code (see otlpproto.go):
 // one POST per export, retried on 429, 502, 503 and 504 (honouring
-// Retry-After) until the export's deadline, as the specification asks.
+// Retry-After) until the export's deadline, as the specification asks; a
+// Retry-After that ends past the deadline ends the export at once.
 type otlpHTTPExporter struct {
 	url      string
 	headers  http.Header
@@ -157,6 +158,12 @@ func (e *otlpHTTPExporter) ExportSpans(ctx context.Context, spans []sdktrace.Rea
 			// Full jitter, doubling up to the cap.
 			wait = time.Duration(rand.Int64N(int64(delay))) + time.Millisecond
 			delay = min(2*delay, e.maxDelay)
+		} else if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+			// The collector asks for more time than the export has left
+			// (a flush has a second at most): the retry could never be
+			// made, so waiting for it would only hold the invocation
+			// until its flush bound for nothing.
+			return fmt.Errorf("otlp: gave up after %d attempts: the collector asked to retry in %v, after the export's deadline: %w", attempt, wait, err)
 		}
 		t := time.NewTimer(wait)
 		select {

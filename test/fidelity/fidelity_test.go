@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -82,7 +83,11 @@ func runScenario(t *testing.T, p path, cfg harness.PatternConfig, requests ...st
 		}
 		defer agent.Close()
 		agent.Forward(relay(t))
-		cfg.Env = map[string]string{"OTEL_TRACES_EXPORTER": "xrayudp", "AWS_XRAY_DAEMON_ADDRESS": agent.Addr}
+		cfg.Env = maps.Clone(cfg.Env)
+		if cfg.Env == nil {
+			cfg.Env = map[string]string{}
+		}
+		cfg.Env["OTEL_TRACES_EXPORTER"], cfg.Env["AWS_XRAY_DAEMON_ADDRESS"] = "xrayudp", agent.Addr
 	}
 	cfg.Bootstraps, cfg.XRay = bootstraps, xray
 	var out strings.Builder

@@ -56,6 +56,15 @@ type PatternConfig struct {
 	HTTPTargetStatus int
 	// HTTPTargetDelay is how long the external API waits before it answers.
 	HTTPTargetDelay time.Duration
+	// HTTPTargetURL, if set, makes the URL the http function is given
+	// (TARGET_URL) from the external API's: to add a query or a user and
+	// password, as a presigned or authenticated URL has.
+	HTTPTargetURL func(base string) string
+	// HTTPTargetHeaders are set on every answer of the external API.
+	HTTPTargetHeaders map[string]string
+	// HTTPTargetSeen, if set, is called with each request the external API
+	// receives.
+	HTTPTargetSeen func(*http.Request)
 	// Timeouts sets a function's Lambda timeout by name (10 s unless set).
 	Timeouts map[string]time.Duration
 	// Env is added to every function's environment (OTEL_* for instance).
@@ -149,6 +158,12 @@ func (p *Pattern) startTarget() (string, error) {
 	}
 	delay := p.cfg.HTTPTargetDelay
 	p.target = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.cfg.HTTPTargetSeen != nil {
+			p.cfg.HTTPTargetSeen(r)
+		}
+		for k, v := range p.cfg.HTTPTargetHeaders {
+			w.Header().Set(k, v)
+		}
 		if delay > 0 {
 			select {
 			case <-time.After(delay):
@@ -160,7 +175,11 @@ func (p *Pattern) startTarget() (string, error) {
 		fmt.Fprintf(w, `{"status":%d}`, status)
 	}), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = p.target.Serve(ln) }()
-	return "http://" + ln.Addr().String() + "/status", nil
+	u := "http://" + ln.Addr().String() + "/status"
+	if p.cfg.HTTPTargetURL != nil {
+		u = p.cfg.HTTPTargetURL(u)
+	}
+	return u, nil
 }
 
 // Invocation is the outcome of one function's invocation.

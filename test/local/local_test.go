@@ -252,8 +252,12 @@ func TestLocalStack(t *testing.T) {
 	})
 
 	jaeger := &jaegerapi.Client{BaseURL: "http://" + r.addrs["jaeger"], HTTP: &http.Client{Timeout: 10 * time.Second}}
+	var traces []jaegerapi.Trace
 	t.Run("every request's trace is complete in Jaeger", func(t *testing.T) {
-		checkTraces(t, jaeger, good, start)
+		traces = checkTraces(t, jaeger, good, start)
+	})
+	t.Run("no span holds a credential or a message body beyond the pattern's annotations", func(t *testing.T) {
+		checkNoSecrets(t, traces)
 	})
 
 	t.Run("DynamoDB counts every accepted request", func(t *testing.T) {
@@ -451,8 +455,9 @@ var wantSpans = map[string][]string{
 }
 
 // checkTraces asks Jaeger for the traces of the window, as a person
-// would: by service, with the required query.num_traces.
-func checkTraces(t *testing.T, jaeger *jaegerapi.Client, reqs []sent, start time.Time) {
+// would: by service, with the required query.num_traces. It returns every
+// trace it read: the requests' and sqs-subscribe's.
+func checkTraces(t *testing.T, jaeger *jaegerapi.Client, reqs []sent, start time.Time) []jaegerapi.Trace {
 	byID := map[trace.TraceID]jaegerapi.Trace{}
 	linked := map[trace.TraceID]bool{} // producer traces that sqs-subscribe's spans link to
 	var missing []string
@@ -472,6 +477,7 @@ func checkTraces(t *testing.T, jaeger *jaegerapi.Client, reqs []sent, start time
 			t.Fatal(err)
 		}
 		for _, tr := range consumers {
+			byID[tr.ID] = tr
 			for _, s := range tr.Find("sqs-subscribe", "process_message") {
 				for _, l := range s.Links {
 					linked[l.TraceID()] = true
@@ -492,6 +498,7 @@ func checkTraces(t *testing.T, jaeger *jaegerapi.Client, reqs []sent, start time
 	for _, m := range missing {
 		t.Error(m)
 	}
+	return slices.Collect(maps.Values(byID))
 }
 
 // lacks says what a request's trace lacks, or "".

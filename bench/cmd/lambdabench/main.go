@@ -55,11 +55,12 @@ type plan struct {
 	rssSecond   int // ... and before the second
 	growth      int // invocations per variant and size
 	hotpathRuns int // go test -count for the hot-path benchmarks
+	faults      int // invocations per collector fault, and against the healthy one
 }
 
 var (
-	full  = plan{coldStarts: 30, warm: 2000, rssFirst: 1000, rssSecond: 10000, growth: 40, hotpathRuns: 6}
-	short = plan{coldStarts: 3, warm: 50, rssFirst: 50, rssSecond: 100, growth: 3, hotpathRuns: 1}
+	full  = plan{coldStarts: 30, warm: 2000, rssFirst: 1000, rssSecond: 10000, growth: 40, hotpathRuns: 6, faults: 20}
+	short = plan{coldStarts: 3, warm: 50, rssFirst: 50, rssSecond: 100, growth: 3, hotpathRuns: 1, faults: 2}
 )
 
 func main() {
@@ -139,6 +140,10 @@ func run(ctx context.Context, p plan, isShort bool, out string) error {
 	}
 	log.Printf("memory: RSS after %d and %d invocations", p.rssFirst, p.rssSecond)
 	if r.RSS, err = measureRSS(ctx, variants, bins, p.rssFirst, p.rssSecond); err != nil {
+		return err
+	}
+	log.Printf("collector faults: %d invocations per fault (about a second each)", p.faults)
+	if r.Faults, err = measureFaults(ctx, bins, p.faults); err != nil {
 		return err
 	}
 	log.Printf("hot paths: go test -bench, %d runs", p.hotpathRuns)

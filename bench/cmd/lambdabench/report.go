@@ -22,6 +22,7 @@ type report struct {
 	Warm     map[string][]time.Duration            // by variant
 	Growth   map[string]map[string][]time.Duration // by size, then variant
 	RSS      map[string][2]int64                   // by variant: kB after the first and second count
+	Faults   []faultResult                         // by fault, in faultcollector.Faults' order, then xrayudp
 	Hotpaths string                                // benchstat's table
 	Received map[string]int
 }
@@ -93,6 +94,7 @@ func (r *report) write(w io.Writer) error {
 	r.writeSize(p)
 	r.writeRSS(p)
 	r.writeGrowth(p)
+	r.writeFaults(p)
 	p("## Hot paths")
 	p("")
 	p("`go test -bench` of `bench/hotpath`, each path this project's way (`impl=otelsetup`) and the stock way (`impl=stock`), %d runs each, compared with benchstat (`-col /impl`):", r.Plan.hotpathRuns)

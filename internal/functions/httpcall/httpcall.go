@@ -5,10 +5,12 @@ package httpcall
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -36,6 +38,8 @@ func (SimulatedFailure) Error() string { return "simulated failure" }
 // StatusError is the error of a call the target answered with a status of
 // 400 or above (after the client's retries for 429 and 5xx).
 type StatusError struct {
+	// URL is the URL called, redacted (otelsetup.RedactURL): the error is
+	// recorded on the span.
 	Method, URL string
 	StatusCode  int
 	Status      string // such as "503 Service Unavailable"
@@ -64,7 +68,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.SNSEvent) (Result, error
 	var res Result
 	err := fanout.Each(ctx, ev, SubsegmentName, func(ctx context.Context, path string) error {
 		_ = otelsetup.PutAnnotation(ctx, "path", path)
-		otelsetup.PutMetadata(ctx, "url", h.URL)
+		// Redacted wherever it is recorded: TARGET_URL may be a presigned
+		// URL, whose query holds a signature and credentials.
+		otelsetup.PutMetadata(ctx, "url", otelsetup.RedactURL(h.URL))
 		status, err := h.get(ctx)
 		if err != nil {
 			return err
@@ -72,7 +78,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SNSEvent) (Result, error
 		res.StatusCodes = append(res.StatusCodes, status)
 		otelsetup.PutMetadata(ctx, "status_code", status)
 		if h.roll() < h.FailureRate {
-			return fmt.Errorf("GET %s answered %d, then %w (FAILURE_RATE=%g)", h.URL, status, ErrSimulated, h.FailureRate)
+			return fmt.Errorf("GET %s answered %d, then %w (FAILURE_RATE=%g)", otelsetup.RedactURL(h.URL), status, ErrSimulated, h.FailureRate)
 		}
 		return nil
 	})
@@ -80,20 +86,25 @@ func (h *Handler) Handle(ctx context.Context, ev events.SNSEvent) (Result, error
 }
 
 func (h *Handler) get(ctx context.Context) (int, error) {
+	redacted := otelsetup.RedactURL(h.URL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.URL, nil)
 	if err != nil {
-		return 0, fmt.Errorf("GET %s: %w", h.URL, err)
+		return 0, fmt.Errorf("GET %s: %w", redacted, err)
 	}
 	resp, err := h.Client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("GET %s: %w", h.URL, err)
+		// The client's *url.Error names the URL whole.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			ue.URL = redacted
+		}
+		return 0, fmt.Errorf("GET %s: %w", redacted, err)
 	}
 	defer resp.Body.Close()
 	// Read a bounded amount: the body is not used, and reading it lets the
 	// connection be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode >= 400 {
-		return resp.StatusCode, &StatusError{Method: http.MethodGet, URL: h.URL, StatusCode: resp.StatusCode, Status: resp.Status}
+		return resp.StatusCode, &StatusError{Method: http.MethodGet, URL: redacted, StatusCode: resp.StatusCode, Status: resp.Status}
 	}
 	return resp.StatusCode, nil
 }

@@ -45,9 +45,16 @@ type Span struct {
 	Kind       trace.SpanKind
 	Start, End time.Time
 	Attributes []attribute.KeyValue
+	Events     []Event
 	Links      []trace.SpanContext
 	Error      bool
 	Message    string // the status's description
+}
+
+// Event is one of a span's events, such as the exception of an error.
+type Event struct {
+	Name       string
+	Attributes []attribute.KeyValue
 }
 
 // Trace is the spans of one trace.
@@ -273,7 +280,11 @@ type otlpSpan struct {
 	Start        string     `json:"startTimeUnixNano"`
 	End          string     `json:"endTimeUnixNano"`
 	Attributes   []keyValue `json:"attributes"`
-	Links        []struct {
+	Events       []struct {
+		Name       string     `json:"name"`
+		Attributes []keyValue `json:"attributes"`
+	} `json:"events"`
+	Links []struct {
 		TraceID string `json:"traceId"`
 		SpanID  string `json:"spanId"`
 	} `json:"links"`
@@ -342,6 +353,13 @@ func (o otlpSpan) convert(service string) (Span, error) {
 	}
 	for _, kv := range o.Attributes {
 		s.Attributes = append(s.Attributes, kv.attribute())
+	}
+	for _, e := range o.Events {
+		ev := Event{Name: e.Name}
+		for _, kv := range e.Attributes {
+			ev.Attributes = append(ev.Attributes, kv.attribute())
+		}
+		s.Events = append(s.Events, ev)
 	}
 	for _, l := range o.Links {
 		tid, err1 := traceID(l.TraceID)
