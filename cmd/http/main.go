@@ -12,6 +12,7 @@ import (
 
 	"github.com/xray-tracer/xray-tracer/internal/functions/envconfig"
 	"github.com/xray-tracer/xray-tracer/internal/functions/httpcall"
+	"github.com/xray-tracer/xray-tracer/internal/functions/resilience"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
 
@@ -34,7 +35,10 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h := &httpcall.Handler{Client: tracing.HTTPClient(), URL: target, FailureRate: rate}
+	// Retries outside the traced transport, the breaker inside it: a span per
+	// attempt, with the breaker's state on it.
+	client := resilience.NewHTTPClient(tracing.HTTPTransport)
+	h := &httpcall.Handler{Client: client, URL: target, FailureRate: rate}
 	otelsetup.Start(tracing, h.Handle)
 	return nil
 }

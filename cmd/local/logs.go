@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xray-tracer/xray-tracer/internal/local/localaws"
 	"github.com/xray-tracer/xray-tracer/internal/local/waterfall"
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
 
 // logRequests prints a line per request the API answers and keeps it for
@@ -21,8 +21,8 @@ func (s *stack) logRequests(h http.Handler) http.Handler {
 		req := request{Method: r.Method, Path: r.URL.Path, Status: rec.status, Took: time.Since(start)}
 		traceLabel := "not traced"
 		if header := rec.Header().Get("X-Amzn-Trace-Id"); header != "" {
-			if sc, err := localaws.ParseTraceHeader(header); err == nil {
-				req.TraceID = sc.TraceID()
+			if link, ok := otelsetup.LinkFromTraceHeader(header); ok {
+				req.TraceID = link.SpanContext.TraceID()
 				traceLabel = "trace " + waterfall.XRayID(req.TraceID)
 			}
 		}

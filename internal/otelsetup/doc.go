@@ -4,7 +4,8 @@
 // other APIs as remote subsegments, annotations that trace search can filter
 // on, and errors with their stacks. It is meant to be copied into your own
 // functions, under any module path and directory; it depends only on
-// OpenTelemetry, the AWS SDK for Go v2, aws-lambda-go, backoff and gobreaker.
+// OpenTelemetry (with contrib's otelhttp and Lambda resource detector), the
+// AWS SDK for Go v2, aws-lambda-go and protobuf's protowire.
 //
 // A whole function:
 //
@@ -37,7 +38,12 @@
 //   - [Start] (or lambda.Start([Wrap](...))) traces every invocation; both
 //     take aws-lambda-go's decoder options (lambda.WithUseNumber,
 //     WithDisallowUnknownFields) and encoder options.
-//   - [Tracing.AWSConfig] and [Tracing.HTTPClient] build the clients.
+//   - [Tracing.AWSConfig] and [Tracing.HTTPClient] build the clients;
+//     [Tracing.HTTPTransport] traces the calls of a client you build, with
+//     your own retries outside it (a span per attempt) and a circuit breaker
+//     inside it. AWS calls keep the AWS SDK's own retries, with timeouts
+//     sized for Lambda; an HTTP call is made once, since retries and
+//     breakers for other APIs are the function's choice, not tracing.
 //   - [Capture] records a step as a subsegment; [PutAnnotation] and
 //     [PutMetadata] record data on the current span.
 //

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log"
 	"net/http"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -75,14 +74,46 @@ func ExamplePutAnnotation() {
 	// annotation key "Order-ID": '-' is not one of A-Z, a-z, 0-9, _: not an X-Ray annotation
 }
 
-// A client for an API outside AWS: retries, backoff, a circuit breaker, and a
-// span per attempt.
+// A client for an API outside AWS: each request a span, which X-Ray shows as
+// a "remote" subsegment named after the host.
 func ExampleTracing_HTTPClient() {
 	tracing, err := otelsetup.Setup(context.Background())
 	if err != nil {
 		log.Fatal(err)
 	}
-	client := tracing.HTTPClient(otelsetup.WithRetries(3, 100*time.Millisecond, time.Second))
+	client := tracing.HTTPClient()
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "https://api.example.com/status", nil)
 	_, _ = client.Do(req)
+}
+
+// Retries of your own around the traced transport, so that every attempt is
+// a span of its own. A circuit breaker would go inside it, as the transport
+// given to HTTPTransport, so that a call it refuses is a failed span too.
+func ExampleTracing_HTTPTransport() {
+	tracing, err := otelsetup.Setup(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := &http.Client{Transport: retries{next: tracing.HTTPTransport(http.DefaultTransport), attempts: 3}}
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "https://api.example.com/status", nil)
+	_, _ = client.Do(req)
+}
+
+// retries is the simplest retry policy, for the example: up to attempts
+// tries of a request without a body, while the answer is an error or a 5xx.
+type retries struct {
+	next     http.RoundTripper
+	attempts int
+}
+
+func (r retries) RoundTrip(req *http.Request) (*http.Response, error) {
+	for attempt := 1; ; attempt++ {
+		resp, err := r.next.RoundTrip(req)
+		if attempt >= r.attempts || (err == nil && resp.StatusCode < 500) {
+			return resp, err
+		}
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+	}
 }

@@ -274,3 +274,15 @@ func (e *otlpHTTPExporter) Shutdown(context.Context) error {
 	e.client.CloseIdleConnections()
 	return nil
 }
+
+// retryAfter reads a Retry-After header given in seconds, capped so that a
+// collector cannot hold an invocation for long. The function's own HTTP
+// client has a helper like it (internal/functions/resilience): this package
+// is copied without the rest of the repository, so it keeps its own.
+func retryAfter(resp *http.Response) int {
+	s, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || s <= 0 {
+		return 0
+	}
+	return min(s, 5)
+}

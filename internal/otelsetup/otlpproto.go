@@ -6,8 +6,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/sdk/instrumentation"
-	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -23,6 +21,7 @@ import (
 //
 // Field numbers, from opentelemetry-proto's trace.proto, common.proto and
 // resource.proto:
+
 const (
 	fRequestResourceSpans = 1 // ExportTraceServiceRequest.resource_spans
 
@@ -94,21 +93,6 @@ const (
 	// Status.code: OTLP numbers them unlike the Go API's codes.
 	statusOK    = 1
 	statusError = 2
-)
-
-// trimLevel says how much of a span to leave out so that it fits in an X-Ray
-// agent datagram (xrayudp.go): each level leaves out what the ones before it
-// did, and marks the span with TrimmedAttribute.
-type trimLevel int
-
-const (
-	trimNone             trimLevel = iota
-	trimEvents                     // drop events
-	trimLinks                      // and links
-	trimStrings                    // and cut string values to maxTrimmedString bytes
-	trimAttributes                 // and keep the first maxTrimmedAttributes-1 attributes
-	maxTrimmedString     = 1024
-	maxTrimmedAttributes = 32
 )
 
 // begin starts an embedded message field: its tag and a one-byte length
@@ -248,9 +232,25 @@ func cut(s string, n int) string {
 	return s[:n]
 }
 
-// appendSpan writes the fields of one Span message, leaving out what level
+// spanLimits says what appendSpan leaves out of a span; the zero value
+// leaves out nothing. The xrayudp exporter uses them to trim a span that does
+// not fit in a datagram (xrayudp_trim.go). What is left out is counted in the
+// span's dropped counts.
+type spanLimits struct {
+	noEvents, noLinks bool
+	// maxString cuts every string value and the status message to at most
+	// that many bytes (see cut); 0: no cut.
+	maxString int
+	// maxAttributes keeps the span's first attributes, so that with mark it
+	// has at most that many; 0: all.
+	maxAttributes int
+	// mark, when valid, is written after the span's attributes.
+	mark attribute.KeyValue
+}
+
+// appendSpan writes the fields of one Span message, leaving out what lim
 // says.
-func appendSpan(b []byte, s sdktrace.ReadOnlySpan, level trimLevel) []byte {
+func appendSpan(b []byte, s sdktrace.ReadOnlySpan, lim spanLimits) []byte {
 	sc := s.SpanContext()
 	tid, sid := sc.TraceID(), sc.SpanID()
 	b = appendBytes(b, fSpanTraceID, tid[:])
@@ -273,24 +273,26 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan, level trimLevel) []byte {
 
 	attrs := s.Attributes()
 	droppedAttrs := s.DroppedAttributes()
-	maxString := 0
-	if level >= trimStrings {
-		maxString = maxTrimmedString
-	}
-	if level >= trimAttributes && len(attrs) > maxTrimmedAttributes-1 {
-		droppedAttrs += len(attrs) - (maxTrimmedAttributes - 1)
-		attrs = attrs[:maxTrimmedAttributes-1]
+	maxString := lim.maxString
+	if keep := lim.maxAttributes; keep > 0 {
+		if lim.mark.Valid() {
+			keep--
+		}
+		if len(attrs) > keep {
+			droppedAttrs += len(attrs) - keep
+			attrs = attrs[:keep]
+		}
 	}
 	b = appendAttributes(b, fSpanAttributes, attrs, maxString)
-	if level > trimNone {
-		b = appendAttributes(b, fSpanAttributes, []attribute.KeyValue{attribute.Bool(TrimmedAttribute, true)}, 0)
+	if lim.mark.Valid() {
+		b = appendAttributes(b, fSpanAttributes, []attribute.KeyValue{lim.mark}, 0)
 	}
 	if droppedAttrs > 0 {
 		b = appendVarint(b, fSpanDroppedAttributes, uint64(droppedAttrs))
 	}
 
 	events, droppedEvents := s.Events(), s.DroppedEvents()
-	if level >= trimEvents {
+	if lim.noEvents {
 		droppedEvents += len(events)
 		events = nil
 	}
@@ -310,7 +312,7 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan, level trimLevel) []byte {
 	}
 
 	links, droppedLinks := s.Links(), s.DroppedLinks()
-	if level >= trimLinks {
+	if lim.noLinks {
 		droppedLinks += len(links)
 		links = nil
 	}
@@ -359,140 +361,4 @@ func spanFlags(tf trace.TraceFlags, remote bool) uint32 {
 		flags |= flagIsRemote
 	}
 	return flags
-}
-
-// spanGroup is the spans of one resource and instrumentation scope.
-type spanGroup struct {
-	res   *resource.Resource
-	scope instrumentation.Scope
-	spans []encodedSpan
-}
-
-// encodedSpan is one span's Span message.
-type encodedSpan struct {
-	span sdktrace.ReadOnlySpan
-	body []byte
-}
-
-// resourceKey tells resources apart; groupKey, resources and scopes.
-type resourceKey struct {
-	res attribute.Distinct
-	url string
-}
-
-type groupKey struct {
-	resourceKey
-	scope instrumentation.Scope
-}
-
-func keyOf(s sdktrace.ReadOnlySpan) groupKey {
-	key := groupKey{scope: s.InstrumentationScope()}
-	if res := s.Resource(); res != nil {
-		key.res, key.url = res.Equivalent(), res.SchemaURL()
-	}
-	return key
-}
-
-// group sorts spans by resource, then by scope: resources in the order of
-// their first span, each resource's scopes likewise, and each group's spans
-// in their order. Groups of one resource are adjacent.
-func group(spans []encodedSpan) []spanGroup {
-	type resourceGroups struct {
-		res    *resource.Resource
-		groups []spanGroup
-		index  map[instrumentation.Scope]int
-	}
-	var resources []*resourceGroups
-	byResource := map[resourceKey]*resourceGroups{}
-	for _, s := range spans {
-		key := keyOf(s.span)
-		r, ok := byResource[key.resourceKey]
-		if !ok {
-			r = &resourceGroups{res: s.span.Resource(), index: map[instrumentation.Scope]int{}}
-			byResource[key.resourceKey] = r
-			resources = append(resources, r)
-		}
-		i, ok := r.index[key.scope]
-		if !ok {
-			i = len(r.groups)
-			r.index[key.scope] = i
-			r.groups = append(r.groups, spanGroup{res: r.res, scope: key.scope})
-		}
-		r.groups[i].spans = append(r.groups[i].spans, s)
-	}
-	var out []spanGroup
-	for _, r := range resources {
-		out = append(out, r.groups...)
-	}
-	return out
-}
-
-// appendRequest writes an ExportTraceServiceRequest holding the groups
-// (as group returns them): one ResourceSpans per resource.
-func appendRequest(b []byte, groups []spanGroup) []byte {
-	for i := 0; i < len(groups); {
-		res := groups[i].res
-		var rs int
-		b, rs = begin(b, fRequestResourceSpans)
-		if res != nil {
-			var r int
-			b, r = begin(b, fResourceSpansResource)
-			b = appendAttributes(b, fResourceAttributes, res.Attributes(), 0)
-			b = end(b, r)
-		}
-		for ; i < len(groups) && sameResource(groups[i].res, res); i++ {
-			g := groups[i]
-			var ss int
-			b, ss = begin(b, fResourceSpansScopeSpans)
-			var sc int
-			b, sc = begin(b, fScopeSpansScope)
-			if g.scope.Name != "" {
-				b = appendString(b, fScopeName, g.scope.Name)
-			}
-			if g.scope.Version != "" {
-				b = appendString(b, fScopeVersion, g.scope.Version)
-			}
-			b = appendAttributes(b, fScopeAttributes, g.scope.Attributes.ToSlice(), 0)
-			b = end(b, sc)
-			for _, s := range g.spans {
-				b = appendBytes(b, fScopeSpansSpans, s.body)
-			}
-			if g.scope.SchemaURL != "" {
-				b = appendString(b, fScopeSpansSchemaURL, g.scope.SchemaURL)
-			}
-			b = end(b, ss)
-		}
-		if res != nil && res.SchemaURL() != "" {
-			b = appendString(b, fResourceSpansSchemaURL, res.SchemaURL())
-		}
-		b = end(b, rs)
-	}
-	return b
-}
-
-func sameResource(a, b *resource.Resource) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a == b || (a.Equivalent() == b.Equivalent() && a.SchemaURL() == b.SchemaURL())
-}
-
-// encodeSpans encodes each span at trimNone, into one shared buffer.
-func encodeSpans(spans []sdktrace.ReadOnlySpan) []encodedSpan {
-	out := make([]encodedSpan, len(spans))
-	var buf []byte
-	for i, s := range spans {
-		start := len(buf)
-		buf = appendSpan(buf, s, trimNone)
-		out[i] = encodedSpan{span: s, body: buf[start:len(buf):len(buf)]}
-	}
-	// buf may have moved while it grew: point every body into its final
-	// backing array.
-	off := 0
-	for i := range out {
-		n := len(out[i].body)
-		out[i].body = buf[off : off+n : off+n]
-		off += n
-	}
-	return out
 }

@@ -103,7 +103,7 @@ func TestHTTPClientSpansHoldNoCredentials(t *testing.T) {
 		return &http.Response{StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable", Header: h,
 			Body: io.NopCloser(strings.NewReader(markerBody)), Request: r}, nil
 	})
-	client := tr.HTTPClient(otelsetup.WithBaseTransport(net), otelsetup.WithRetries(1, 0, 0))
+	client := &http.Client{Transport: tr.HTTPTransport(net)}
 	ctx, parent := tr.TracerProvider().Tracer("test").Start(context.Background(), "external HTTP Request")
 	url := "https://user:" + markerPassword + "@bucket.s3.eu-west-1.amazonaws.com/key?X-Amz-Credential=" + markerAccessKey +
 		"%2F20260101%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-Security-Token=" + markerSessionToken + "&X-Amz-Signature=" + markerSignature

@@ -2,13 +2,10 @@ package otelsetup_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -381,118 +378,4 @@ func TestWrapKeepsAWSLambdaOptions(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestColdStartIsMarkedOnceAcrossConcurrentInvocations: with
-// AWS_LAMBDA_MAX_CONCURRENCY > 1 several invoke loops share one wrapped
-// handler; only the first invocation of the process is a cold start.
-func TestColdStartIsMarkedOnceAcrossConcurrentInvocations(t *testing.T) {
-	tr, exp := otelsetuptest.New(t)
-	h := lambda.NewHandler(otelsetup.Wrap(tr, okHandler))
-	event := readEvent(t, "sns-fanout.json")
-	const n = 64
-	var start, done sync.WaitGroup
-	start.Add(1)
-	for i := range n {
-		done.Go(func() {
-			start.Wait() // all at once
-			if _, err := h.Invoke(otelsetuptest.InvocationContext(fmt.Sprint("req-", i), ctxHeader), event); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	start.Done()
-	done.Wait()
-
-	spans := exp.GetSpans()
-	if len(spans) != n {
-		t.Fatalf("got %d spans, want %d", len(spans), n)
-	}
-	cold := 0
-	for _, s := range spans {
-		if v, _ := otelsetuptest.Attr(s, "faas.coldstart"); v.AsBool() {
-			cold++
-		}
-	}
-	if cold != 1 {
-		t.Errorf("%d invocations marked as cold starts, want 1", cold)
-	}
-}
-
-// TestConcurrentInvocationsGetTheirOwnAnswers: invocations that run at the
-// same time through one wrapped handler each get the answer of their own
-// event (run with -race: answers must not share buffers).
-func TestConcurrentInvocationsGetTheirOwnAnswers(t *testing.T) {
-	tr, _ := otelsetuptest.New(t)
-	h := lambda.NewHandler(otelsetup.Wrap(tr, func(_ context.Context, ev events.SNSEvent) (string, error) {
-		return ev.Records[0].SNS.Message, nil
-	}))
-	var sample events.SNSEvent
-	if err := json.Unmarshal(readEvent(t, "sns-fanout.json"), &sample); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for i := range 64 {
-		ev := sample
-		ev.Records = slices.Clone(sample.Records)
-		ev.Records[0].SNS.Message = fmt.Sprintf("/orders/%d", i)
-		payload := otelsetuptest.Event(t, ev)
-		wg.Go(func() {
-			for range 20 {
-				answer, err := h.Invoke(otelsetuptest.InvocationContext("r", ctxHeader), payload)
-				if want := fmt.Sprintf(`"/orders/%d"`, i); err != nil || string(answer) != want {
-					t.Errorf("answer = %s, %v; want %s", answer, err, want)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-}
-
-// TestWrapRecordsPanicValueType: a panic's exception.type is the type of the
-// value the handler panicked with, and its stack shows where it panicked.
-func TestWrapRecordsPanicValueType(t *testing.T) {
-	tests := []struct {
-		name     string
-		handler  func(context.Context, events.SNSEvent) (string, error)
-		wantType string
-	}{
-		{"string", panicsWithString, "string"},
-		{"error value", panicsWithError, "*otelsetup_test.orderError"},
-		{"runtime error", panicsOnIndex, "runtime.boundsError"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tr, exp := otelsetuptest.New(t)
-			func() {
-				defer func() { _ = recover() }()
-				_, _ = otelsetuptest.Invoke[string](t, otelsetuptest.InvocationContext("req-1", ctxHeader),
-					otelsetup.Wrap(tr, tt.handler), []byte(`{}`))
-				t.Fatal("the panic did not go on")
-			}()
-			inv := onlySpan(t, exp.GetSpans())
-			typ, _, stack := exception(t, inv)
-			if typ != tt.wantType {
-				t.Errorf("exception.type = %s, want %s", typ, tt.wantType)
-			}
-			if !strings.Contains(stack, "_test.panics") {
-				t.Errorf("stack does not show the panicking function:\n%s", stack)
-			}
-		})
-	}
-}
-
-type orderError struct{ id int }
-
-func (e *orderError) Error() string { return fmt.Sprintf("order %d is broken", e.id) }
-
-func panicsWithString(context.Context, events.SNSEvent) (string, error) { panic("kaput") }
-
-func panicsWithError(context.Context, events.SNSEvent) (string, error) {
-	panic(&orderError{id: 42})
-}
-
-func panicsOnIndex(_ context.Context, ev events.SNSEvent) (string, error) {
-	return ev.Records[len(ev.Records)].SNS.Message, nil
 }

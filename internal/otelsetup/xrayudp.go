@@ -35,15 +35,6 @@ const (
 	udpWriteTimeout = 20 * time.Millisecond
 )
 
-// TrimmedAttribute marks a span that did not fit in one datagram and was
-// trimmed to fit, by this rule: drop its events, then its links, then cut
-// each string value to at most 1 KiB, never inside a UTF-8 character (an
-// agent drops a datagram with invalid UTF-8 whole), then keep only its
-// first 32 attributes (this mark included); stop as soon as it fits. The
-// dropped counts say what went, so a trimmed span is never mistaken for a
-// whole one.
-const TrimmedAttribute = "otel.xrayudp.trimmed"
-
 // newXRayUDPExporter is the exporter OTEL_TRACES_EXPORTER=xrayudp selects:
 // OTLP spans as UDP datagrams to the X-Ray agent that Lambda runs in every
 // sandbox with active tracing, so no collector layer is needed. Spans are
@@ -152,8 +143,8 @@ func (e *udpExporter) send(payload []byte) error {
 }
 
 // splitSpans groups spans into requests of at most limit bytes each, in
-// order. A span that does not fit alone is encoded again, trimmed
-// (trimLevel), until it does; one that never fits is counted as dropped.
+// order. A span that does not fit alone is trimmed (trim) until it does;
+// one that never fits is counted as dropped.
 //
 // A request's size is bounded from above: each span's field, plus the
 // entries of its resource and scope when the request has none for them yet,
@@ -187,9 +178,7 @@ func splitSpans(spans []encodedSpan, limit int) (batches [][]encodedSpan, droppe
 	)
 	for _, s := range spans {
 		key, o := overhead(s.span)
-		for level := trimEvents; fieldSize(len(s.body))+o[0]+o[1] > limit && level <= trimAttributes; level++ {
-			s.body = appendSpan(nil, s.span, level)
-		}
+		s = trim(s, limit-o[0]-o[1])
 		spanSize := fieldSize(len(s.body))
 		if spanSize+o[0]+o[1] > limit {
 			dropped++

@@ -23,6 +23,7 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/local/lambdaevents"
 	"github.com/xray-tracer/xray-tracer/internal/local/localaws"
 	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
 
 // Region is the region the harness runs the pattern in.
@@ -269,10 +270,11 @@ func (p *Pattern) Request(ctx context.Context, path string) (Request, error) {
 	if header == "" {
 		header = a.StringValue
 	}
-	sc, err := localaws.ParseTraceHeader(header)
-	if err != nil {
-		return req, errors.Join(append(errs, fmt.Errorf("sns-publish published without a trace header: %w", err))...)
+	link, ok := otelsetup.LinkFromTraceHeader(header)
+	if !ok {
+		return req, errors.Join(append(errs, fmt.Errorf("sns-publish published without a trace header naming a parent: %q", header))...)
 	}
+	sc := link.SpanContext
 	topicSpan, ok := p.aws.topicSpan(sc.SpanID())
 	if !ok {
 		return req, errors.Join(append(errs, fmt.Errorf("no topic span %s", sc.SpanID()))...)

@@ -48,7 +48,8 @@ type StatusError struct {
 func (e *StatusError) Error() string { return fmt.Sprintf("%s %s: %s", e.Method, e.URL, e.Status) }
 
 // Handler GETs URL once per path with Client (built by
-// otelsetup's HTTPClient: retries, backoff and a breaker), then fails with
+// resilience.NewHTTPClient over otelsetup's traced transport: retries,
+// backoff and a breaker, a span per attempt), then fails with
 // [ErrSimulated] in a FailureRate share of calls (0: never, 1: always).
 type Handler struct {
 	Client      *http.Client

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xray-tracer/xray-tracer/internal/functions/httpcall"
+	"github.com/xray-tracer/xray-tracer/internal/functions/resilience"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest"
 )
@@ -87,7 +88,7 @@ func TestHandle(t *testing.T) {
 			defer target.Close()
 			tr, exp := otelsetuptest.New(t)
 			h := &httpcall.Handler{
-				Client:      tr.HTTPClient(otelsetup.WithRetries(3, time.Millisecond, 2*time.Millisecond)),
+				Client:      resilience.NewHTTPClient(tr.HTTPTransport, resilience.WithRetries(3, time.Millisecond, 2*time.Millisecond)),
 				URL:         target.URL,
 				FailureRate: tt.failureRate,
 			}
@@ -131,7 +132,7 @@ func TestFailureRateIsAShare(t *testing.T) {
 	event := otelsetuptest.ReadEvent(t, "sns-fanout.json")
 	for _, tt := range tests {
 		tr, _ := otelsetuptest.New(t)
-		h := &httpcall.Handler{Client: tr.HTTPClient(), URL: target.URL, FailureRate: tt.rate, Roll: func() float64 { return tt.roll }}
+		h := &httpcall.Handler{Client: resilience.NewHTTPClient(tr.HTTPTransport), URL: target.URL, FailureRate: tt.rate, Roll: func() float64 { return tt.roll }}
 		_, err := otelsetuptest.Invoke[httpcall.Result](t, otelsetuptest.InvocationContext("r", otelsetuptest.TraceHeader), otelsetup.Wrap(tr, h.Handle), event)
 		if errors.Is(err, httpcall.ErrSimulated) != tt.wantFail {
 			t.Errorf("rate %v roll %v: error %v, want failure %v", tt.rate, tt.roll, err, tt.wantFail)

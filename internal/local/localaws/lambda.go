@@ -12,7 +12,6 @@ package localaws
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -172,15 +171,4 @@ func traceHeader(ctx context.Context) string {
 	carrier := propagation.MapCarrier{}
 	otelsetup.XRayPropagator{}.Inject(ctx, carrier)
 	return carrier.Get("X-Amzn-Trace-Id")
-}
-
-// ParseTraceHeader reads an X-Ray trace header into the span context it
-// names.
-func ParseTraceHeader(header string) (trace.SpanContext, error) {
-	ctx := otelsetup.XRayPropagator{}.Extract(context.Background(), propagation.MapCarrier{"X-Amzn-Trace-Id": header})
-	sc := trace.SpanContextFromContext(ctx)
-	if !sc.IsValid() {
-		return trace.SpanContext{}, errors.New("not an X-Ray trace header: " + header)
-	}
-	return sc, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xray-tracer/xray-tracer/internal/local/lambdaevents"
 	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
 
 // Subscription is a function subscribed to a topic.
@@ -105,8 +106,10 @@ func (e *SNSEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if header == "" {
 			header = a.StringValue
 		}
-		if parent, err = ParseTraceHeader(header); err != nil {
-			e.Log.Warn("sns: notification without a usable trace header", "function", sub.Function, "error", err)
+		if link, ok := otelsetup.LinkFromTraceHeader(header); ok {
+			parent = link.SpanContext
+		} else {
+			e.Log.Warn("sns: notification without a usable trace header", "function", sub.Function, "header", header)
 		}
 	}
 	payload, err := json.Marshal(lambdaevents.SNSEvent(n, sub.arn))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/xray-tracer/xray-tracer/internal/local/localaws"
 	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest"
 )
 
@@ -142,10 +143,11 @@ func TestSNSEndpointInvokesInTheTopicsTrace(t *testing.T) {
 		t.Errorf("Lambda span's parent %v, want the topic's span 53995c3f42cd8ad8 in its trace", p)
 	}
 	// …and the function continues Lambda's.
-	got, err := localaws.ParseTraceHeader(out.TraceID)
-	if err != nil {
-		t.Fatal(err)
+	link, ok := otelsetup.LinkFromTraceHeader(out.TraceID)
+	if !ok {
+		t.Fatalf("the function's trace header %q names no parent", out.TraceID)
 	}
+	got := link.SpanContext
 	if got.TraceID() != lambdaSpan.SpanContext.TraceID() || got.SpanID() != lambdaSpan.SpanContext.SpanID() {
 		t.Errorf("the function's trace header %q, want the topic's trace with Parent = the Lambda span %s", out.TraceID, lambdaSpan.SpanContext.SpanID())
 	}

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/local/lambdaevents"
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
 
 // SQSClient is the part of the SQS client the mapping uses.
@@ -137,8 +138,8 @@ func (m *SQSMapping) process(ctx context.Context, msgs []types.Message) error {
 			continue
 		}
 		ev.Records[i].Attributes["AWSTraceHeader"] = header
-		if sc, err := ParseTraceHeader(header); err == nil {
-			links = append(links, trace.Link{SpanContext: sc})
+		if link, ok := otelsetup.LinkFromTraceHeader(header); ok {
+			links = append(links, link)
 		}
 	}
 	payload, err := json.Marshal(ev)

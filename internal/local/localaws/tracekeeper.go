@@ -16,6 +16,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
 
 // TraceHeaderAttribute is the SNS message attribute in which the keeper
@@ -96,10 +98,11 @@ func (k *TraceKeeper) publish(w http.ResponseWriter, r *http.Request, header str
 		k.proxy.ServeHTTP(w, r)
 		return nil
 	}
-	parent, err := ParseTraceHeader(header)
-	if err != nil {
-		return fmt.Errorf("publish: %w", err)
+	link, ok := otelsetup.LinkFromTraceHeader(header)
+	if !ok {
+		return fmt.Errorf("publish: %q is not an X-Ray trace header naming a parent", header)
 	}
+	parent := link.SpanContext
 	topicARN := form.Get("TopicArn")
 	topic := topicARN[strings.LastIndex(topicARN, ":")+1:]
 	ctx, span := k.tracers(topic).Start(trace.ContextWithRemoteSpanContext(r.Context(), parent), topic,

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/local/localaws"
+	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup/otelsetuptest/awstest"
 )
@@ -112,10 +113,11 @@ func TestPublishCarriesTheTopicSpan(t *testing.T) {
 	if attrs["own"] != "kept" {
 		t.Errorf("the caller's attribute: %v", attrs)
 	}
-	sc, err := localaws.ParseTraceHeader(attrs[localaws.TraceHeaderAttribute])
-	if err != nil {
-		t.Fatalf("attributes %v: %v", attrs, err)
+	link, ok := otelsetup.LinkFromTraceHeader(attrs[localaws.TraceHeaderAttribute])
+	if !ok {
+		t.Fatalf("attributes %v: no trace header naming a parent", attrs)
 	}
+	sc := link.SpanContext
 	if sc.TraceID() != topic.ctx.TraceID() || sc.SpanID() != topic.ctx.SpanID() || !sc.IsSampled() {
 		t.Errorf("the subscribers' header names %v, want the topic span %v, sampled", sc, topic.ctx)
 	}

@@ -25,7 +25,9 @@ func TestStopEndsTheWholeGroup(t *testing.T) {
 	p, err := procs.Start(t.Context(), procs.Spec{
 		Name: "sh", Path: "/bin/sh", Args: []string{"-c", script},
 		Ready: func(context.Context) error {
-			if _, err := os.Stat(pidFile); err != nil {
+			// The shell creates the file before echo writes to it: wait for
+			// the whole line.
+			if b, err := os.ReadFile(pidFile); err != nil || !strings.HasSuffix(string(b), "\n") {
 				return procs.ErrNotReady
 			}
 			return nil

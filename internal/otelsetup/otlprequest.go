@@ -1,0 +1,148 @@
+package otelsetup
+
+import (
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// This file puts encoded spans (otlpproto.go) together into an
+// ExportTraceServiceRequest: one ResourceSpans per resource, one ScopeSpans
+// per instrumentation scope in it.
+
+// spanGroup is the spans of one resource and instrumentation scope.
+type spanGroup struct {
+	res   *resource.Resource
+	scope instrumentation.Scope
+	spans []encodedSpan
+}
+
+// encodedSpan is one span's Span message.
+type encodedSpan struct {
+	span sdktrace.ReadOnlySpan
+	body []byte
+}
+
+// resourceKey tells resources apart; groupKey, resources and scopes.
+type resourceKey struct {
+	res attribute.Distinct
+	url string
+}
+
+type groupKey struct {
+	resourceKey
+	scope instrumentation.Scope
+}
+
+func keyOf(s sdktrace.ReadOnlySpan) groupKey {
+	key := groupKey{scope: s.InstrumentationScope()}
+	if res := s.Resource(); res != nil {
+		key.res, key.url = res.Equivalent(), res.SchemaURL()
+	}
+	return key
+}
+
+// group sorts spans by resource, then by scope: resources in the order of
+// their first span, each resource's scopes likewise, and each group's spans
+// in their order. Groups of one resource are adjacent.
+func group(spans []encodedSpan) []spanGroup {
+	type resourceGroups struct {
+		res    *resource.Resource
+		groups []spanGroup
+		index  map[instrumentation.Scope]int
+	}
+	var resources []*resourceGroups
+	byResource := map[resourceKey]*resourceGroups{}
+	for _, s := range spans {
+		key := keyOf(s.span)
+		r, ok := byResource[key.resourceKey]
+		if !ok {
+			r = &resourceGroups{res: s.span.Resource(), index: map[instrumentation.Scope]int{}}
+			byResource[key.resourceKey] = r
+			resources = append(resources, r)
+		}
+		i, ok := r.index[key.scope]
+		if !ok {
+			i = len(r.groups)
+			r.index[key.scope] = i
+			r.groups = append(r.groups, spanGroup{res: r.res, scope: key.scope})
+		}
+		r.groups[i].spans = append(r.groups[i].spans, s)
+	}
+	var out []spanGroup
+	for _, r := range resources {
+		out = append(out, r.groups...)
+	}
+	return out
+}
+
+// appendRequest writes an ExportTraceServiceRequest holding the groups
+// (as group returns them): one ResourceSpans per resource.
+func appendRequest(b []byte, groups []spanGroup) []byte {
+	for i := 0; i < len(groups); {
+		res := groups[i].res
+		var rs int
+		b, rs = begin(b, fRequestResourceSpans)
+		if res != nil {
+			var r int
+			b, r = begin(b, fResourceSpansResource)
+			b = appendAttributes(b, fResourceAttributes, res.Attributes(), 0)
+			b = end(b, r)
+		}
+		for ; i < len(groups) && sameResource(groups[i].res, res); i++ {
+			g := groups[i]
+			var ss int
+			b, ss = begin(b, fResourceSpansScopeSpans)
+			var sc int
+			b, sc = begin(b, fScopeSpansScope)
+			if g.scope.Name != "" {
+				b = appendString(b, fScopeName, g.scope.Name)
+			}
+			if g.scope.Version != "" {
+				b = appendString(b, fScopeVersion, g.scope.Version)
+			}
+			b = appendAttributes(b, fScopeAttributes, g.scope.Attributes.ToSlice(), 0)
+			b = end(b, sc)
+			for _, s := range g.spans {
+				b = appendBytes(b, fScopeSpansSpans, s.body)
+			}
+			if g.scope.SchemaURL != "" {
+				b = appendString(b, fScopeSpansSchemaURL, g.scope.SchemaURL)
+			}
+			b = end(b, ss)
+		}
+		if res != nil && res.SchemaURL() != "" {
+			b = appendString(b, fResourceSpansSchemaURL, res.SchemaURL())
+		}
+		b = end(b, rs)
+	}
+	return b
+}
+
+func sameResource(a, b *resource.Resource) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a == b || (a.Equivalent() == b.Equivalent() && a.SchemaURL() == b.SchemaURL())
+}
+
+// encodeSpans encodes each span whole, into one shared buffer.
+func encodeSpans(spans []sdktrace.ReadOnlySpan) []encodedSpan {
+	out := make([]encodedSpan, len(spans))
+	var buf []byte
+	for i, s := range spans {
+		start := len(buf)
+		buf = appendSpan(buf, s, spanLimits{})
+		out[i] = encodedSpan{span: s, body: buf[start:len(buf):len(buf)]}
+	}
+	// buf may have moved while it grew: point every body into its final
+	// backing array.
+	off := 0
+	for i := range out {
+		n := len(out[i].body)
+		out[i].body = buf[off : off+n : off+n]
+		off += n
+	}
+	return out
+}
