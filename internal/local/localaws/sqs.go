@@ -147,7 +147,15 @@ func (m *SQSMapping) process(ctx context.Context, msgs []types.Message) error {
 	}
 	inv := m.Lambda.Invoke(ctx, m.Function, "datasource", payload, trace.SpanContext{}, links)
 	if inv.Failed() {
-		// Every message stays, to be received again.
+		// A function error or a timeout (Sandbox.Timedout) deletes nothing,
+		// whatever the function did with the batch's first records before
+		// it: every message becomes visible again after the visibility
+		// timeout, to be received again or dead-lettered
+		// (services-sqs-errorhandling.html: "If your function times out or
+		// returns an error", without batchItemFailures "Lambda considers
+		// the entire batch of messages as failed").
+		m.Log.Warn("sqs event source: the invocation failed; every record of its batch stays on the queue",
+			"function", m.Function, "records", len(msgs), "error", invocationError(inv))
 		m.kept.Add(int64(len(msgs)))
 		return nil
 	}
@@ -211,6 +219,14 @@ func (m *SQSMapping) delete(ctx context.Context, msgs []types.Message, keep map[
 		m.Keeper.Forget(aws.ToString(msgs[i].MessageId))
 	}
 	return errors.Join(errs...)
+}
+
+// invocationError is why an invocation failed.
+func invocationError(inv Invocation) error {
+	if inv.Failure != nil {
+		return inv.Failure
+	}
+	return inv.Err
 }
 
 func sleep(ctx context.Context, d time.Duration) {
