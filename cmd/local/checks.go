@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"slices"
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -25,24 +25,44 @@ func hitsMatch(got, want map[string]int) bool {
 	return true
 }
 
+// checkers bounds the traces checked at once: enough to keep Jaeger's
+// query service busy on two cores, few enough not to crowd out the stack.
+const checkers = 8
+
 // incomplete checks each request's trace in Jaeger and says what is
-// missing from those that are not whole.
+// missing from those that are not whole; it returns those requests too, so
+// that a caller waiting for the traces asks again about them alone.
 //
 // Without Jaeger (another exporter), what the runner saw stands in: every
 // function invoked in the request's trace, and sqs-subscribe invoked with a
 // link to it.
-func (s *stack) incomplete(ctx context.Context, reqs []request) []string {
+func (s *stack) incomplete(ctx context.Context, reqs []request) ([]string, []request) {
 	check := s.checkTrace
 	if s.jaeger == nil {
 		check = s.checkInvocations
 	}
+	msgs := make([]string, len(reqs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, checkers)
+	for i, r := range reqs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if msg := check(ctx, r.TraceID); msg != "" {
+				msgs[i] = waterfall.XRayID(r.TraceID) + " " + r.Path + ": " + msg
+			}
+		})
+	}
+	wg.Wait()
 	var out []string
-	for _, r := range reqs {
-		if msg := check(ctx, r.TraceID); msg != "" {
-			out = append(out, waterfall.XRayID(r.TraceID)+" "+r.Path+": "+msg)
+	var still []request
+	for i, m := range msgs {
+		if m != "" {
+			out = append(out, m)
+			still = append(still, reqs[i])
 		}
 	}
-	return out
+	return out, still
 }
 
 // checkInvocations says which functions the runner has not invoked yet for
@@ -93,22 +113,11 @@ func (s *stack) checkTrace(ctx context.Context, id trace.TraceID) string {
 	return "no " + strings.Join(lack, ", ")
 }
 
-// consumer finds the trace of the sqs-subscribe invocation whose records
-// link to the request's trace id (Lambda starts a new trace for an SQS
-// batch), and remembers it.
+// consumer is the trace of the sqs-subscribe invocation whose records link
+// to the request's trace id (observe indexes them).
 func (s *stack) consumer(id trace.TraceID) (trace.TraceID, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c, ok := s.consumers[id]; ok {
-		return c, true
-	}
-	for tid, invs := range s.invocations {
-		for _, inv := range invs {
-			if inv.Function == "sqs-subscribe" && slices.Contains(inv.Links, id) {
-				s.consumers[id] = tid
-				return tid, true
-			}
-		}
-	}
-	return trace.TraceID{}, false
+	c, ok := s.consumers[id]
+	return c, ok
 }

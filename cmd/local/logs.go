@@ -11,8 +11,8 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/local/waterfall"
 )
 
-// logRequests prints a line per request the API answers and keeps it for
-// the summary.
+// logRequests prints a line per request the API answers (but under -load,
+// where thousands would scroll by) and keeps it for the summary.
 func (s *stack) logRequests(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -29,6 +29,9 @@ func (s *stack) logRequests(h http.Handler) http.Handler {
 		s.mu.Lock()
 		s.served = append(s.served, req)
 		s.mu.Unlock()
+		if s.cfg.load.requests > 0 {
+			return
+		}
 		path := req.Path
 		if len(path) > 60 {
 			path = path[:57] + "..."
