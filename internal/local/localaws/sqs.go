@@ -40,7 +40,10 @@ type SQSClient interface {
 //     queue after maxReceiveCount receives (the emulator does both).
 //
 // Each record carries the AWSTraceHeader attribute SQS would have set from
-// its sender's trace header (TraceKeeper keeps them). Lambda traces each
+// its sender's trace header (TraceKeeper keeps them), and the
+// ApproximateReceiveCount SQS would give it: the emulator (goaws v0.5.4)
+// answers 1 on every receive, so the mapping, the queue's only consumer,
+// counts the receives itself. Lambda traces each
 // batch in a new trace, linked to the traces its messages came from
 // (https://docs.aws.amazon.com/xray/latest/devguide/xray-tracelinking.html).
 type SQSMapping struct {
@@ -56,6 +59,9 @@ type SQSMapping struct {
 	Log         *slog.Logger
 
 	polls, failedPolls, batches, records, deleted, kept atomic.Int64
+
+	mu       sync.Mutex
+	receives map[string]int // by message id, until the message is deleted
 }
 
 // SQSStats counts what the mapping did.
@@ -130,6 +136,7 @@ func (m *SQSMapping) Poll(ctx context.Context) error {
 
 func (m *SQSMapping) process(ctx context.Context, msgs []types.Message) error {
 	ev := lambdaevents.SQSEvent(msgs, m.QueueARN, m.Region)
+	m.countReceives(ev)
 	var links []trace.Link
 	for i, rec := range ev.Records {
 		header, ok := m.Keeper.AWSTraceHeader(rec.MessageId)
@@ -167,6 +174,22 @@ func (m *SQSMapping) process(ctx context.Context, msgs []types.Message) error {
 	}
 	m.kept.Add(int64(len(keep)))
 	return m.delete(ctx, msgs, keep)
+}
+
+// countReceives sets each record's ApproximateReceiveCount to the times
+// the mapping has received its message. A message the redrive policy moves
+// to the dead-letter queue is never deleted here and keeps its count: an
+// entry per poison message, which is what the queue holds too.
+func (m *SQSMapping) countReceives(ev events.SQSEvent) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.receives == nil {
+		m.receives = map[string]int{}
+	}
+	for _, rec := range ev.Records {
+		m.receives[rec.MessageId]++
+		rec.Attributes["ApproximateReceiveCount"] = strconv.Itoa(m.receives[rec.MessageId])
+	}
 }
 
 // failedItems reads the function's batchItemFailures: the ids of the
@@ -214,9 +237,12 @@ func (m *SQSMapping) delete(ctx context.Context, msgs []types.Message, keep map[
 	for _, f := range out.Failed {
 		errs = append(errs, fmt.Errorf("delete entry %s: %s", aws.ToString(f.Id), aws.ToString(f.Message)))
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, e := range entries {
 		i, _ := strconv.Atoi(aws.ToString(e.Id))
 		m.Keeper.Forget(aws.ToString(msgs[i].MessageId))
+		delete(m.receives, aws.ToString(msgs[i].MessageId))
 	}
 	return errors.Join(errs...)
 }
