@@ -4,10 +4,12 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/local/localaws"
 	"github.com/xray-tracer/xray-tracer/internal/local/waterfall"
 )
 
@@ -111,6 +113,31 @@ func (s *stack) checkTrace(ctx context.Context, id trace.TraceID) string {
 		return ""
 	}
 	return "no " + strings.Join(lack, ", ")
+}
+
+// observe keeps each invocation by trace, and which trace consumed the SQS
+// messages sent in which: an sqs-subscribe invocation's trace for each trace
+// its records link to (Lambda starts a new trace for an SQS batch). A
+// record received again keeps the first consumer: its trace is the one
+// that holds the record's span whichever receive it was.
+func (s *stack) observe(inv localaws.Invocation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.invocations[inv.TraceID] = append(s.invocations[inv.TraceID], inv)
+	if inv.Function != "sqs-subscribe" || len(inv.Links) > 0 {
+		s.requestCalls++
+		s.lastRequestCall = time.Now()
+	}
+	if inv.Function == "sqs-subscribe" {
+		for _, producer := range inv.Links {
+			if _, ok := s.consumers[producer]; !ok {
+				s.consumers[producer] = inv.TraceID
+			}
+		}
+	}
+	if inv.Failure != nil {
+		s.log.Warn("invocation could not run", "function", inv.Function, "error", inv.Failure)
+	}
 }
 
 // consumer is the trace of the sqs-subscribe invocation whose records link

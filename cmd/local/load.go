@@ -146,7 +146,7 @@ func loadRows(o outcome, hits, left, dead, poison int, before, after usage) ([][
 			check(after.fds <= before.fds+fdSlack, "open file descriptors grew from %d to %d", before.fds, after.fds), fdSlack)
 	}
 	return [][2]string{
-		{"requests accepted (200)", fmt.Sprintf("%d of %d (the rest throttled or refused)", accepted, len(o.served))},
+		{"requests accepted (200)", fmt.Sprintf("%d of %d", accepted, len(o.served))},
 		{"complete traces in Jaeger", fmt.Sprintf("%d of %d (%s)", complete, accepted, check(complete == accepted, "%d incomplete traces", accepted-complete))},
 		{"hits in DynamoDB", fmt.Sprintf("%d for %d accepted requests (%s)", hits, accepted, check(hits == accepted, "hits sum to %d, not %d", hits, accepted))},
 		{"queue at the end", fmt.Sprintf("%d messages (%s)", left, check(left == 0, "%d messages left on the queue", left))},
@@ -278,7 +278,7 @@ func (s *stack) loadSection(rows [][2]string, loadBefore, loadAfter string) stri
 	cfg := s.cfg.load
 	p("## Load")
 	p("")
-	p("Written by `make load` (`go run ./cmd/local -load %d -in-flight %d -poison %d`) on %s, on %s, with %s; the machine's load average (1, 5, 15 min) was %s before the run and %s after it.",
+	p("Written by `make load` (`go run ./cmd/local -load %d -in-flight %d -poison %d`) on %s, on %s, with %s; the machine's load average (1, 5, 15 min) was %s before the run and %s after it, the run's own processes included.",
 		cfg.requests, cfg.inFlight, cfg.poison, time.Now().UTC().Format("2006-01-02 15:04 MST"), benchmd.Machine(), runtime.Version(), loadBefore, loadAfter)
 	p("")
 	p("The whole local stack (`make run`'s: the API stand-in, goaws, dynalite, Jaeger, every function's bootstrap, %d sandboxes each, behind the Runtime API stand-in), on loopback, with the API's throttle raised to API Gateway's default (10,000 requests per second, burst 5,000). %d requests at varied paths, %d in flight at a time; the first %d warm the stack up before the first sample of the runner's goroutines and open files. %d poison records go on the queue beside them. Then the run waits until every accepted request's trace is complete in Jaeger (the API stage, both topics, every function, and sqs-subscribe's trace linked to it: what `-requests -exit` checks), reads the hits from DynamoDB, and waits for the queue to empty and the poison to reach the dead-letter queue after %d receives.",
@@ -290,7 +290,7 @@ func (s *stack) loadSection(rows [][2]string, loadBefore, loadAfter string) stri
 		p("| %s | %s |", r[0], r[1])
 	}
 	p("")
-	p("Lost counts accepted requests without a complete trace, hits short of the accepted requests, and messages left on the queue. The runner's goroutines and open files are sampled with the idle keep-alive connections of its clients closed; they may end at most %d and %d above where they began: work in flight at the moment of the sample, bounded by the stack's shape, while a leak per request or batch would be hundreds. The latency is the API's answer to the client, which is the publish to the fan-out topic; the functions run after it, asynchronously, as Lambda's SNS subscriptions do. Invocations per second count every invocation the requests caused (Lambda's retries of the http function's deliberate failures among them) from the first request after the warm-up to the end of the last one.",
+	p("Lost counts accepted requests without a complete trace, hits short of the accepted requests, and messages left on the queue. The runner's goroutines and open files are sampled with the idle keep-alive connections of its clients closed; they may end at most %d and %d above where they began: work in flight at the moment of the sample, bounded by the stack's shape, while a leak per request or batch would be hundreds. The latency is the API's answer to the client, which is the publish to the fan-out topic; the functions run after it, asynchronously, as Lambda's SNS subscriptions do. Invocations per second count every invocation the requests caused (Lambda's retries of the http function's deliberate failures among them) from the first request after the warm-up to the end of the last one; when the API answers faster than the functions' sandboxes run, the invocations wait their turn as Lambda's asynchronous invocations do, so this rate, not the requests', is the stack's throughput.",
 		goroutineSlack, fdSlack)
 	return b.String()
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -60,6 +62,21 @@ func (w warnings) Write(b []byte) (int, error) {
 		w.say("  %s", line)
 	}
 	return len(b), nil
+}
+
+// functionOutput is where what the functions print goes: the terminal, but
+// under -load, where the http function's deliberate failures would scroll
+// by in thousands, the file functions.log.
+func (s *stack) functionOutput() (io.Writer, error) {
+	if s.cfg.load.requests == 0 {
+		return s.cfg.stdout, nil
+	}
+	f, err := os.Create(filepath.Join(s.dir, "functions.log"))
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, f)
+	return f, nil
 }
 
 // prefixed writes what a function prints to w, each line after the

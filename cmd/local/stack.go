@@ -181,17 +181,10 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 	queueURL := s.queues[queueName]
 
 	say("starting the functions (%d sandboxes each): %s", cfg.concurrency, strings.Join(pattern.Functions, ", "))
-	// Under load, what the functions print (the http function's deliberate
-	// failures among it) goes to a file, not the terminal.
-	fnOut := cfg.stdout
-	if cfg.load.requests > 0 {
-		f, err := os.Create(filepath.Join(s.dir, "functions.log"))
-		if err != nil {
-			_ = snsLn.Close()
-			return nil, err
-		}
-		s.closers = append(s.closers, f)
-		fnOut = f
+	fnOut, err := s.functionOutput()
+	if err != nil {
+		_ = snsLn.Close()
+		return nil, err
 	}
 	var fns []sandbox.Function
 	for _, name := range pattern.Functions {
@@ -372,31 +365,6 @@ func (s *stack) serveOn(ln net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, srv)
 	go func() { _ = srv.Serve(ln) }()
-}
-
-// observe keeps each invocation by trace, and which trace consumed the SQS
-// messages sent in which: an sqs-subscribe invocation's trace for each trace
-// its records link to (Lambda starts a new trace for an SQS batch). A
-// record received again keeps the first consumer: its trace is the one
-// that holds the record's span whichever receive it was.
-func (s *stack) observe(inv localaws.Invocation) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.invocations[inv.TraceID] = append(s.invocations[inv.TraceID], inv)
-	if inv.Function != "sqs-subscribe" || len(inv.Links) > 0 {
-		s.requestCalls++
-		s.lastRequestCall = time.Now()
-	}
-	if inv.Function == "sqs-subscribe" {
-		for _, producer := range inv.Links {
-			if _, ok := s.consumers[producer]; !ok {
-				s.consumers[producer] = inv.TraceID
-			}
-		}
-	}
-	if inv.Failure != nil {
-		s.log.Warn("invocation could not run", "function", inv.Function, "error", inv.Failure)
-	}
 }
 
 // awsConfig is the runner's own AWS config for the emulators: static
