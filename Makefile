@@ -4,7 +4,7 @@ GO        ?= go
 FUNCTIONS := dynamo http sqs sqs-subscribe sns-publish sns-subscribe
 BIN       := bin
 
-.PHONY: test run lint build clean xray-segments xrayview-assets package artifact bench tools fuzz
+.PHONY: test run lint build clean xray-segments xrayview-assets package artifact bench tools fuzz load
 
 # How every function is built for Lambda: linux/arm64, static, no RPC mode,
 # stripped.
@@ -40,6 +40,19 @@ bench:
 ## behind a Lambda stand-in, the API on localhost:3000) until Ctrl-C
 run:
 	$(GO) run ./cmd/local
+
+## load: the local stack under bounded load, on free loopback ports:
+## LOAD_REQUESTS requests, LOAD_IN_FLIGHT at a time, the API's throttle
+## raised; checks that every accepted request has a complete trace in
+## Jaeger, that the hits add up, that the queues end empty but for the
+## poison records, and that the runner's goroutines and files do not grow;
+## prints p50/p99 latency and invocations per second, and rewrites the load
+## section of LOAD_REPORT
+LOAD_REQUESTS ?= 10000
+LOAD_IN_FLIGHT ?= 50
+LOAD_REPORT ?= BENCHMARKS.md
+load:
+	$(GO) run ./cmd/local -load $(LOAD_REQUESTS) -in-flight $(LOAD_IN_FLIGHT) -report $(LOAD_REPORT) $(LOAD_FLAGS)
 
 ## lint: gofmt, go vet and staticcheck (pinned in tools/staticcheck)
 lint: $(BIN)/staticcheck

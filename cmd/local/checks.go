@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
-	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/local/localaws"
 	"github.com/xray-tracer/xray-tracer/internal/local/waterfall"
 )
 
@@ -25,24 +27,44 @@ func hitsMatch(got, want map[string]int) bool {
 	return true
 }
 
+// checkers bounds the traces checked at once: enough to keep Jaeger's
+// query service busy on two cores, few enough not to crowd out the stack.
+const checkers = 8
+
 // incomplete checks each request's trace in Jaeger and says what is
-// missing from those that are not whole.
+// missing from those that are not whole; it returns those requests too, so
+// that a caller waiting for the traces asks again about them alone.
 //
 // Without Jaeger (another exporter), what the runner saw stands in: every
 // function invoked in the request's trace, and sqs-subscribe invoked with a
 // link to it.
-func (s *stack) incomplete(ctx context.Context, reqs []request) []string {
+func (s *stack) incomplete(ctx context.Context, reqs []request) ([]string, []request) {
 	check := s.checkTrace
 	if s.jaeger == nil {
 		check = s.checkInvocations
 	}
+	msgs := make([]string, len(reqs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, checkers)
+	for i, r := range reqs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if msg := check(ctx, r.TraceID); msg != "" {
+				msgs[i] = waterfall.XRayID(r.TraceID) + " " + r.Path + ": " + msg
+			}
+		})
+	}
+	wg.Wait()
 	var out []string
-	for _, r := range reqs {
-		if msg := check(ctx, r.TraceID); msg != "" {
-			out = append(out, waterfall.XRayID(r.TraceID)+" "+r.Path+": "+msg)
+	var still []request
+	for i, m := range msgs {
+		if m != "" {
+			out = append(out, m)
+			still = append(still, reqs[i])
 		}
 	}
-	return out
+	return out, still
 }
 
 // checkInvocations says which functions the runner has not invoked yet for
@@ -93,22 +115,36 @@ func (s *stack) checkTrace(ctx context.Context, id trace.TraceID) string {
 	return "no " + strings.Join(lack, ", ")
 }
 
-// consumer finds the trace of the sqs-subscribe invocation whose records
-// link to the request's trace id (Lambda starts a new trace for an SQS
-// batch), and remembers it.
-func (s *stack) consumer(id trace.TraceID) (trace.TraceID, bool) {
+// observe keeps each invocation by trace, and which trace consumed the SQS
+// messages sent in which: an sqs-subscribe invocation's trace for each trace
+// its records link to (Lambda starts a new trace for an SQS batch). A
+// record received again keeps the first consumer: its trace is the one
+// that holds the record's span whichever receive it was.
+func (s *stack) observe(inv localaws.Invocation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c, ok := s.consumers[id]; ok {
-		return c, true
+	s.invocations[inv.TraceID] = append(s.invocations[inv.TraceID], inv)
+	if inv.Function != "sqs-subscribe" || len(inv.Links) > 0 {
+		s.requestCalls++
+		s.lastRequestCall = time.Now()
 	}
-	for tid, invs := range s.invocations {
-		for _, inv := range invs {
-			if inv.Function == "sqs-subscribe" && slices.Contains(inv.Links, id) {
-				s.consumers[id] = tid
-				return tid, true
+	if inv.Function == "sqs-subscribe" {
+		for _, producer := range inv.Links {
+			if _, ok := s.consumers[producer]; !ok {
+				s.consumers[producer] = inv.TraceID
 			}
 		}
 	}
-	return trace.TraceID{}, false
+	if inv.Failure != nil {
+		s.log.Warn("invocation could not run", "function", inv.Function, "error", inv.Failure)
+	}
+}
+
+// consumer is the trace of the sqs-subscribe invocation whose records link
+// to the request's trace id (observe indexes them).
+func (s *stack) consumer(id trace.TraceID) (trace.TraceID, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.consumers[id]
+	return c, ok
 }

@@ -18,6 +18,14 @@
 //
 //	go run ./cmd/local                       # serve until Ctrl-C
 //	go run ./cmd/local -requests 20 -exit    # 20 requests, a summary, exit status
+//	go run ./cmd/local -load 10000           # make load: bounded load, checked and measured
+//
+// -load runs on free loopback ports (unless the address flags are given),
+// with the API's throttle raised; it sends its requests -in-flight at a
+// time with -poison poison records on the queue, waits for their work to
+// settle, checks what -exit checks plus the queues and the runner's
+// goroutines and open files, prints latency and rates, and rewrites the load
+// section of -report (internal/local/benchmd).
 //
 // OTEL_TRACES_EXPORTER=console starts no Jaeger: each function prints its
 // spans as OpenTelemetry's stdout exporter does (JSON, a line per span), and
@@ -31,5 +39,5 @@
 // awsspans.go the spans of the AWS services the runner stands in for;
 // logs.go what goes to the terminal and the log files; prompt.go the
 // addresses and the trace prompt; summary.go -requests and the summary;
-// checks.go what -exit checks.
+// checks.go what -exit checks; load.go -load.
 package main

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -11,8 +13,8 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
 
-// logRequests prints a line per request the API answers and keeps it for
-// the summary.
+// logRequests prints a line per request the API answers (but under -load,
+// where thousands would scroll by) and keeps it for the summary.
 func (s *stack) logRequests(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -29,6 +31,9 @@ func (s *stack) logRequests(h http.Handler) http.Handler {
 		s.mu.Lock()
 		s.served = append(s.served, req)
 		s.mu.Unlock()
+		if s.cfg.load.requests > 0 {
+			return
+		}
 		path := req.Path
 		if len(path) > 60 {
 			path = path[:57] + "..."
@@ -57,6 +62,21 @@ func (w warnings) Write(b []byte) (int, error) {
 		w.say("  %s", line)
 	}
 	return len(b), nil
+}
+
+// functionOutput is where what the functions print goes: the terminal, but
+// under -load, where the http function's deliberate failures would scroll
+// by in thousands, the file functions.log.
+func (s *stack) functionOutput() (io.Writer, error) {
+	if s.cfg.load.requests == 0 {
+		return s.cfg.stdout, nil
+	}
+	f, err := os.Create(filepath.Join(s.dir, "functions.log"))
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, f)
+	return f, nil
 }
 
 // prefixed writes what a function prints to w, each line after the

@@ -28,7 +28,9 @@ type settings struct {
 	goaws       string
 	dynalite    string
 	concurrency int
-	visibility  int // the queue's visibility timeout, in seconds
+	visibility  int           // the queue's visibility timeout, in seconds
+	consumer    time.Duration // sqs-subscribe's timeout
+	load        loadSettings
 	rate        float64
 	burst       int
 	outDir      string
@@ -48,12 +50,23 @@ func main() {
 	flag.IntVar(&cfg.concurrency, "concurrency", 2, "sandboxes per function, and SQS pollers")
 	// Shorter than the template's 60 s, so that a failed record comes back
 	// within seconds; Lambda wants it at least the function's timeout (10 s).
-	flag.IntVar(&cfg.visibility, "visibility-timeout", 10, "the queue's visibility timeout in `seconds`: a failed record comes back after it, and goes to the dead-letter queue after 3 receives")
+	flag.IntVar(&cfg.visibility, "visibility-timeout", 10, "the queue's visibility timeout in `seconds`: a failed record comes back after it, and goes to the dead-letter queue after 3 receives; at least -sqs-subscribe-timeout, as Lambda requires")
+	flag.DurationVar(&cfg.consumer, "sqs-subscribe-timeout", functionTimeout, "sqs-subscribe's timeout (the template's 10 s); shorter, a batch held past it times out sooner")
+	flag.IntVar(&cfg.load.requests, "load", 0, "`N` requests under bounded load (make load): the throttle raised, free loopback ports unless set, checks and figures printed, then exit")
+	flag.IntVar(&cfg.load.inFlight, "in-flight", 50, "with -load: requests in flight at once")
+	flag.IntVar(&cfg.load.poison, "poison", 10, "with -load: poison records put on the queue, which must end in the dead-letter queue")
+	flag.StringVar(&cfg.load.report, "report", "", "with -load: the Markdown `file` whose load section the run rewrites (make load: BENCHMARKS.md)")
 	flag.Float64Var(&cfg.rate, "rate", 100, "the API's throttle: requests per second (429 past it)")
 	flag.IntVar(&cfg.burst, "burst", 200, "the API's throttle: burst")
 	flag.StringVar(&cfg.outDir, "out", "out/local", "where the logs and generated configs go")
 	flag.Parse()
 	cfg.stdout = os.Stdout
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := cfg.check(set); err != nil {
+		fmt.Fprintf(os.Stderr, "local: %v\n", err)
+		os.Exit(2)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -95,6 +108,9 @@ func run(ctx context.Context, cfg settings, stdin io.Reader) error {
 	if !filepath.IsAbs(cfg.outDir) {
 		cfg.outDir = filepath.Join(root, cfg.outDir)
 	}
+	if r := cfg.load.report; r != "" && !filepath.IsAbs(r) {
+		cfg.load.report = filepath.Join(root, r)
+	}
 	if err := portsFree(cfg); err != nil {
 		return err
 	}
@@ -118,8 +134,11 @@ func run(ctx context.Context, cfg settings, stdin io.Reader) error {
 	}
 	s.printURLs(bins.jaeger)
 
+	if cfg.load.requests > 0 {
+		return s.runLoad(ctx)
+	}
 	if cfg.requests > 0 {
-		err := s.fire(ctx, cfg.requests)
+		_, err := s.fire(ctx, 0, cfg.requests, 1)
 		if err == nil {
 			err = s.summary(ctx)
 		}
@@ -140,6 +159,59 @@ func run(ctx context.Context, cfg settings, stdin io.Reader) error {
 	case err := <-s.exited():
 		return fmt.Errorf("a process of the stack died: %w", err)
 	}
+}
+
+// check refuses settings that cannot work, and fills in those that -load
+// implies; set holds the flags given on the command line.
+func (cfg *settings) check(set map[string]bool) error {
+	// Lambda refuses an SQS event source whose queue's visibility timeout is
+	// below the function's timeout ("Queue visibility timeout: 30 seconds is
+	// less than Function timeout: 300 seconds"): a batch still running would
+	// come back to another poller.
+	if time.Duration(cfg.visibility)*time.Second < cfg.consumer {
+		return fmt.Errorf("-visibility-timeout %d is below -sqs-subscribe-timeout %v: Lambda requires the queue's visibility timeout to be at least the function's timeout", cfg.visibility, cfg.consumer)
+	}
+	if cfg.load.requests <= 0 {
+		return nil
+	}
+	if cfg.load.inFlight <= 0 || cfg.load.poison < 0 {
+		return fmt.Errorf("-in-flight must be positive and -poison not negative (got %d and %d)", cfg.load.inFlight, cfg.load.poison)
+	}
+	// The API's throttle would refuse most of a load run: it gets API
+	// Gateway's default account-level throttle instead, 10,000 requests per
+	// second with a burst of 5,000.
+	if !set["rate"] {
+		cfg.rate = 10000
+	}
+	if !set["burst"] {
+		cfg.burst = 5000
+	}
+	if !set["out"] {
+		cfg.outDir = "out/load"
+	}
+	// A load run goes beside a `make run` on the default ports, or another
+	// load run: each address not given is a free loopback port.
+	for name, addr := range map[string]*string{"api": &cfg.api, "jaeger": &cfg.jaegerUI, "otlp": &cfg.otlp, "goaws": &cfg.goaws, "dynalite": &cfg.dynalite} {
+		if set[name] {
+			continue
+		}
+		free, err := freeLoopback()
+		if err != nil {
+			return err
+		}
+		*addr = free
+	}
+	return nil
+}
+
+// freeLoopback is a loopback address that no one listens on now.
+func freeLoopback() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // portsFree checks that no other program holds the stack's fixed ports: a

@@ -68,16 +68,24 @@ type stack struct {
 	esmStop context.CancelFunc
 	esmDone chan struct{}
 	mapping *localaws.SQSMapping
+	sqs     *sqs.Client       // the runner's own, to the emulator
+	queues  map[string]string // URL by name: queueName, dlqName
 	ddb     *dynamodb.Client
 	jaeger  *jaegerapi.Client // nil when traces do not go to Jaeger
 	// consoles are the functions' outputs, closed once the functions have
 	// stopped: the traces they hold are drawn then.
 	consoles []*waterfall.Console
+	closers  []io.Closer // files written to until the functions stop
 
 	mu          sync.Mutex
 	served      []request // API requests answered
 	invocations map[trace.TraceID][]localaws.Invocation
 	consumers   map[trace.TraceID]trace.TraceID // producer trace → sqs-subscribe's trace
+	// The invocations that carried requests' work (all but SQS batches
+	// of records that no request sent, such as -load's poison), for the
+	// invocation rate, and when the latest of them ended.
+	requestCalls    int
+	lastRequestCall time.Time
 }
 
 // request is one API request the stand-in answered.
@@ -161,14 +169,23 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 	}
 	awsCfg := s.awsConfig()
 	sqsClient := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String("http://" + cfg.goaws) })
-	q, err := sqsClient.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(queueName)})
-	if err != nil {
-		_ = snsLn.Close()
-		return nil, fmt.Errorf("goaws: the queue %s: %w", queueName, err)
+	s.sqs, s.queues = sqsClient, map[string]string{}
+	for _, name := range []string{queueName, dlqName} {
+		q, err := sqsClient.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+		if err != nil {
+			_ = snsLn.Close()
+			return nil, fmt.Errorf("goaws: the queue %s: %w", name, err)
+		}
+		s.queues[name] = aws.ToString(q.QueueUrl)
 	}
-	queueURL := aws.ToString(q.QueueUrl)
+	queueURL := s.queues[queueName]
 
 	say("starting the functions (%d sandboxes each): %s", cfg.concurrency, strings.Join(pattern.Functions, ", "))
+	fnOut, err := s.functionOutput()
+	if err != nil {
+		_ = snsLn.Close()
+		return nil, err
+	}
 	var fns []sandbox.Function
 	for _, name := range pattern.Functions {
 		env := functionEnv(name)
@@ -181,11 +198,15 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 		env["TARGET_URL"] = targetURL + "/status"
 		// Every function's output goes through a Console, which draws the
 		// spans of OTEL_TRACES_EXPORTER=console (if any) as waterfalls.
-		out := waterfall.NewConsole(prefixed(cfg.stdout, name))
+		out := waterfall.NewConsole(prefixed(fnOut, name))
 		s.consoles = append(s.consoles, out)
+		timeout := functionTimeout
+		if name == "sqs-subscribe" {
+			timeout = cfg.consumer
+		}
 		fns = append(fns, sandbox.Function{
 			Name: name, Bootstrap: bins.functions[name], Env: env, Region: region,
-			MemoryMB: 256, Timeout: functionTimeout, Stdout: out, Stderr: out,
+			MemoryMB: 256, Timeout: timeout, Stdout: out, Stderr: out,
 		})
 	}
 	if s.lambda, err = localaws.StartLambda(ctx, fns, cfg.concurrency, s.spans.tracer); err != nil {
@@ -262,6 +283,9 @@ func (s *stack) stop(ctx context.Context) {
 		s.lambda.Close()
 	}
 	for _, c := range s.consoles {
+		_ = c.Close()
+	}
+	for _, c := range s.closers {
 		_ = c.Close()
 	}
 	for _, srv := range s.servers {
@@ -341,17 +365,6 @@ func (s *stack) serveOn(ln net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, srv)
 	go func() { _ = srv.Serve(ln) }()
-}
-
-// observe keeps each invocation by trace, and which trace consumed the SQS
-// messages sent in which.
-func (s *stack) observe(inv localaws.Invocation) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.invocations[inv.TraceID] = append(s.invocations[inv.TraceID], inv)
-	if inv.Failure != nil {
-		s.log.Warn("invocation could not run", "function", inv.Function, "error", inv.Failure)
-	}
 }
 
 // awsConfig is the runner's own AWS config for the emulators: static

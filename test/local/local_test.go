@@ -31,6 +31,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/functions/sqssubscribe"
 	"github.com/xray-tracer/xray-tracer/internal/local/jaegerapi"
 )
 
@@ -199,7 +200,10 @@ func TestLocalStack(t *testing.T) {
 	}
 	start := time.Now().Add(-time.Second)
 	// A low throttle, so that a flood meets it.
-	r := startRunner(t, "-rate", "5", "-burst", "10", "-visibility-timeout", "1")
+	// A short visibility timeout, so that a failed record comes back
+	// within seconds, and sqs-subscribe's timeout below it, as Lambda
+	// requires.
+	r := startRunner(t, "-rate", "5", "-burst", "10", "-visibility-timeout", "3", "-sqs-subscribe-timeout", "2s")
 	api := "http://" + r.addrs["api"]
 
 	var good []sent
@@ -279,8 +283,13 @@ func TestLocalStack(t *testing.T) {
 		}
 	})
 
-	t.Run("a record that fails is retried alone, then dead-lettered", func(t *testing.T) {
-		checkRedrive(t, r.addrs["goaws"])
+	qs := newQueues(t, r.addrs["goaws"])
+	t.Run("a poison record beside a slow one is retried alone, then dead-lettered", func(t *testing.T) {
+		checkRedrive(t, qs, jaeger)
+	})
+
+	t.Run("a batch that times out comes back whole after the visibility timeout", func(t *testing.T) {
+		checkTimeoutMidBatch(t, qs, jaeger)
 	})
 
 	t.Run("Ctrl-C stops every process and frees every port", func(t *testing.T) {
@@ -316,58 +325,211 @@ func TestLocalStack(t *testing.T) {
 	})
 }
 
-// checkRedrive sends a batch's worth of messages straight to the queue, one
-// of them a body sqs-subscribe refuses: the others must be consumed once,
-// and the bad one reported as a batch item failure, received again, and
-// moved to the dead-letter queue after maxReceiveCount (3) receives.
-func checkRedrive(t *testing.T, addr string) {
+// queues is the runner's SQS emulator, seen as a client of the queue.
+type queues struct {
+	q          *sqs.Client
+	queue, dlq string // URLs
+}
+
+func newQueues(t *testing.T, addr string) *queues {
 	q := sqs.New(sqs.Options{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		BaseEndpoint: aws.String("http://" + addr),
 	})
-	ctx := t.Context()
 	url := func(name string) string {
-		out, err := q.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+		out, err := q.GetQueueUrl(t.Context(), &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
 		if err != nil {
 			t.Fatalf("GetQueueUrl %s: %v", name, err)
 		}
 		return aws.ToString(out.QueueUrl)
 	}
-	queue, dlq := url("hello-queue"), url("hello-dlq")
-	entries := []sqstypes.SendMessageBatchRequestEntry{
-		{Id: aws.String("bad"), MessageBody: aws.String("not a greeting")},
+	return &queues{q: q, queue: url("hello-queue"), dlq: url("hello-dlq")}
+}
+
+// send puts bodies on the queue in one SendMessageBatch, so that the event
+// source receives them as one batch.
+func (qs *queues) send(t *testing.T, bodies ...string) {
+	t.Helper()
+	var entries []sqstypes.SendMessageBatchRequestEntry
+	for i, b := range bodies {
+		entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(b)})
 	}
-	for i := range 4 {
-		entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String("hello from /redrive/" + strconv.Itoa(i))})
-	}
-	out, err := q.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queue), Entries: entries})
+	out, err := qs.q.SendMessageBatch(t.Context(), &sqs.SendMessageBatchInput{QueueUrl: aws.String(qs.queue), Entries: entries})
 	if err != nil || len(out.Failed) > 0 {
 		t.Fatalf("SendMessageBatch: %v %v", err, out)
 	}
+}
 
-	var dead []string
-	deadline := time.Now().Add(60 * time.Second)
-	for len(dead) == 0 && time.Now().Before(deadline) {
-		got, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlq), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-		if err != nil {
-			t.Fatalf("receive from the dead-letter queue: %v", err)
-		}
-		for _, m := range got.Messages {
-			dead = append(dead, aws.ToString(m.Body))
-		}
-	}
-	if !slices.Equal(dead, []string{"not a greeting"}) {
-		t.Errorf("dead-letter queue holds %q, want only the bad record", dead)
-	}
-	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queue), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+// empty checks that the queue holds nothing, visible or in flight.
+func (qs *queues) empty(t *testing.T) {
+	t.Helper()
+	attrs, err := qs.q.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(qs.queue), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
 		if n := attrs.Attributes[string(a)]; n != "0" {
-			t.Errorf("hello-queue %s = %s, want 0: the good records are deleted, the bad one moved", a, n)
+			t.Errorf("hello-queue %s = %s, want 0", a, n)
 		}
+	}
+}
+
+// receipt is one record's process_message span: in which sqs-subscribe
+// invocation's trace, on which receive, and whether it failed.
+type receipt struct {
+	trace   trace.TraceID
+	start   time.Time
+	receive string // ApproximateReceiveCount
+	failed  bool
+}
+
+// receipts reads from Jaeger every process_message span of sqs-subscribe
+// since start, by the body of its record, and the traces of the
+// invocations that timed out (the Lambda service's span says
+// Sandbox.Timedout). A span names its record's body as the pattern allows:
+// a greeting's annotation, a slow record's duration, a failure's message
+// (goaws's answer to SendMessageBatch gives the SDK no message ids).
+func receipts(t *testing.T, jaeger *jaegerapi.Client, start time.Time) (map[string][]receipt, []trace.TraceID) {
+	t.Helper()
+	trs, err := jaeger.Traces(t.Context(), jaegerapi.Query{Service: "sqs-subscribe", Start: start, End: time.Now().Add(time.Second), Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]receipt{}
+	var timedOut []trace.TraceID
+	for _, tr := range trs {
+		if slices.ContainsFunc(tr.Find("sqs-subscribe", "sqs-subscribe"), func(s jaegerapi.Span) bool { return strings.Contains(s.Message, "Sandbox.Timedout") }) {
+			timedOut = append(timedOut, tr.ID)
+		}
+		for _, s := range tr.Find("sqs-subscribe", "process_message") {
+			r := receipt{trace: tr.ID, start: s.Start, failed: s.Error}
+			var body string
+			for _, a := range s.Attributes {
+				switch a.Key {
+				case "message":
+					body = a.Value.AsString()
+				case "slow":
+					body = "slow " + a.Value.AsString()
+				case "approximate_receive_count":
+					r.receive = a.Value.AsString()
+				}
+			}
+			if s.Error && strings.Contains(s.Message, strconv.Quote(sqssubscribe.PoisonBody)) {
+				body = sqssubscribe.PoisonBody
+			}
+			got[body] = append(got[body], r)
+		}
+	}
+	for _, rs := range got {
+		slices.SortFunc(rs, func(a, b receipt) int { return a.start.Compare(b.start) })
+	}
+	return got, timedOut
+}
+
+// checkRedrive sends a batch with a poison record, a slow one and good ones
+// straight to the queue: the poison record alone is reported as a batch
+// item failure, received again after each visibility timeout and moved to
+// the dead-letter queue after maxReceiveCount (3) receives; the others,
+// the slow one included, are processed once and deleted.
+func checkRedrive(t *testing.T, qs *queues, jaeger *jaegerapi.Client) {
+	start := time.Now().Add(-time.Second)
+	bodies := []string{sqssubscribe.PoisonBody, sqssubscribe.SlowBody(time.Second)}
+	for i := range 3 {
+		bodies = append(bodies, "hello from /redrive/"+strconv.Itoa(i))
+	}
+	qs.send(t, bodies...)
+
+	var dead []string
+	deadline := time.Now().Add(60 * time.Second)
+	for len(dead) == 0 && time.Now().Before(deadline) {
+		got, err := qs.q.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(qs.dlq), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatalf("receive from the dead-letter queue: %v", err)
+		}
+		for _, m := range got.Messages {
+			dead = append(dead, aws.ToString(m.Body))
+			// Read, then gone: the next check expects the queue empty.
+			if _, err := qs.q.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(qs.dlq), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatalf("delete from the dead-letter queue: %v", err)
+			}
+		}
+	}
+	if !slices.Equal(dead, []string{sqssubscribe.PoisonBody}) {
+		t.Errorf("dead-letter queue holds %q, want only the poison record", dead)
+	}
+	qs.empty(t)
+
+	got, _ := receipts(t, jaeger, start)
+	first := got[sqssubscribe.PoisonBody]
+	if len(first) != 3 {
+		t.Fatalf("the poison record was processed %d times (%+v), want maxReceiveCount = 3", len(first), first)
+	}
+	for i, r := range first {
+		if !r.failed || r.receive != strconv.Itoa(i+1) {
+			t.Errorf("the poison record's receive %d: %+v, want a failure on receive %d", i+1, r, i+1)
+		}
+	}
+	for _, body := range bodies[1:] {
+		rs := got[body]
+		if len(rs) != 1 || rs[0].failed || rs[0].receive != "1" {
+			t.Errorf("%q: processed %+v, want once, on the first receive, without failure (then deleted)", body, rs)
+			continue
+		}
+		if rs[0].trace != first[0].trace {
+			t.Errorf("%q was processed in trace %s, the poison record in %s: want one batch", body, rs[0].trace, first[0].trace)
+		}
+	}
+}
+
+// checkTimeoutMidBatch sends a batch whose second record holds the function
+// past its timeout (-sqs-subscribe-timeout 2s): the invocation times out
+// with the first record processed and the last two not reached. Lambda
+// deletes nothing of a timed-out batch, so every record, the one processed
+// included, comes back after the visibility timeout (3 s), is processed,
+// and is deleted: none is lost, none dead-lettered.
+func checkTimeoutMidBatch(t *testing.T, qs *queues, jaeger *jaegerapi.Client) {
+	start := time.Now().Add(-time.Second)
+	bodies := []string{"hello from /timeout/0", sqssubscribe.SlowBody(time.Minute), "hello from /timeout/1", "hello from /timeout/2"}
+	qs.send(t, bodies...)
+
+	var (
+		got      map[string][]receipt
+		timedOut []trace.TraceID
+		done     bool
+	)
+	for deadline := time.Now().Add(60 * time.Second); !done && time.Now().Before(deadline); time.Sleep(time.Second) {
+		got, timedOut = receipts(t, jaeger, start)
+		done = true
+		for _, body := range bodies {
+			if !slices.ContainsFunc(got[body], func(r receipt) bool { return r.receive == "2" && !r.failed }) {
+				done = false
+			}
+		}
+	}
+	if len(timedOut) != 1 {
+		t.Errorf("%d sqs-subscribe invocations timed out (%v), want the first", len(timedOut), timedOut)
+	}
+	for _, body := range bodies {
+		if !done {
+			t.Errorf("%q: processed %+v, want a success on the second receive", body, got[body])
+		}
+	}
+	if rs := got[bodies[0]]; len(rs) != 2 || len(timedOut) == 1 && rs[0].trace != timedOut[0] {
+		t.Errorf("the first record: processed %+v, want once in the invocation that timed out (%v), and again", rs, timedOut)
+	}
+	for _, body := range bodies[2:] {
+		if rs := got[body]; len(rs) != 1 {
+			t.Errorf("%q, after the slow one: processed %+v, want once, after the timeout", body, rs)
+		}
+	}
+	qs.empty(t)
+	n, err := qs.q.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(qs.dlq), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := n.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)]; v != "0" {
+		t.Errorf("the dead-letter queue holds %s visible messages, want none", v)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Command lambdabench measures what tracing costs a Lambda function, for
 // every way of tracing it side by side in one run (`make bench`), and
-// rewrites BENCHMARKS.md with the results.
+// rewrites BENCHMARKS.md with the results, keeping the marked sections
+// other runs own there (`make load`'s; internal/local/benchmd).
 //
 // Each variant is the same handler (bench/internal/work) built as a real
 // bootstrap and run behind the Lambda Runtime API stand-in
@@ -21,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net"
 	"net/http"
@@ -37,6 +39,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
+	"github.com/xray-tracer/xray-tracer/internal/local/benchmd"
 	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
 )
 
@@ -154,16 +157,20 @@ func run(ctx context.Context, p plan, isShort bool, out string) error {
 	r.Machine = machine()
 	r.Date = time.Now().UTC().Format("2006-01-02 15:04 MST")
 	r.GoVersion = runtime.Version()
-	f, err := os.Create(out)
-	if err != nil {
+	var doc strings.Builder
+	if err := r.write(&doc); err != nil {
 		return err
 	}
-	if err := r.write(f); err != nil {
-		_ = f.Close()
+	// The sections other runs own (make load's) stay: see benchmd.
+	old, err := os.ReadFile(out)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.WriteFile(out, []byte(benchmd.Keep(string(old), doc.String())), 0o644); err != nil {
 		return err
 	}
 	log.Printf("wrote %s", out)
-	return f.Close()
+	return nil
 }
 
 // builds are the binaries the variants run: a directory under

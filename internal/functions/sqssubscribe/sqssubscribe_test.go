@@ -1,8 +1,11 @@
 package sqssubscribe_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"go.opentelemetry.io/otel/trace"
@@ -86,6 +89,10 @@ func TestHandleRejectsWhatIsNotAGreeting(t *testing.T) {
 		{"greeting", "hello from /a", false},
 		{"empty", "", true},
 		{"other text", "goodbye", true},
+		{"poison", sqssubscribe.PoisonBody, true},
+		{"slow without a duration", "slow later", true},
+		{"slow, negative", "slow -1s", true},
+		{"slow", sqssubscribe.SlowBody(time.Second), false},
 	}
 	for _, tt := range tests {
 		tr, _ := otelsetuptest.New(t)
@@ -110,5 +117,49 @@ func TestHandleMalformedEventFailsWholeInvocation(t *testing.T) {
 	}
 	if len(exp.GetSpans()) != 1 {
 		t.Errorf("%d spans, want the failed invocation", len(exp.GetSpans()))
+	}
+}
+
+// TestSlowBodyHoldsItsFirstReceive: a SlowBody record stalls its batch on
+// the first receive only, for its duration or until just past the deadline
+// (whichever comes first, so that the Lambda service times the invocation
+// out), ignoring the context's end; it succeeds either way. A call without
+// a deadline is never held. The clock is synctest's.
+func TestSlowBodyHoldsItsFirstReceive(t *testing.T) {
+	tests := []struct {
+		name         string
+		hold         time.Duration
+		receiveCount string
+		timeout      time.Duration // 0: no deadline
+		want         time.Duration
+	}{
+		{"first receive", 2 * time.Second, "1", 10 * time.Second, 2 * time.Second},
+		{"beyond the deadline", time.Hour, "1", 10 * time.Second, 11 * time.Second},
+		{"second receive", 2 * time.Second, "2", 10 * time.Second, 0},
+		{"no deadline", 2 * time.Second, "1", 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				if tt.timeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+					defer cancel()
+				}
+				ev := events.SQSEvent{Records: []events.SQSMessage{
+					{MessageId: "slow", Body: sqssubscribe.SlowBody(tt.hold), Attributes: map[string]string{"ApproximateReceiveCount": tt.receiveCount}},
+					{MessageId: "good", Body: "hello from /after"},
+				}}
+				start := time.Now()
+				resp, err := sqssubscribe.Handler{}.Handle(ctx, ev)
+				if err != nil || len(resp.BatchItemFailures) != 0 {
+					t.Errorf("Handle = %+v, %v; want no failure", resp, err)
+				}
+				if got := time.Since(start); got != tt.want {
+					t.Errorf("the batch took %v, want %v", got, tt.want)
+				}
+			})
+		})
 	}
 }

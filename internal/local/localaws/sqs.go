@@ -41,7 +41,10 @@ type SQSClient interface {
 //     queue after maxReceiveCount receives (the emulator does both).
 //
 // Each record carries the AWSTraceHeader attribute SQS would have set from
-// its sender's trace header (TraceKeeper keeps them). Lambda traces each
+// its sender's trace header (TraceKeeper keeps them), and the
+// ApproximateReceiveCount SQS would give it: the emulator (goaws v0.5.4)
+// answers 1 on every receive, so the mapping, the queue's only consumer,
+// counts the receives itself. Lambda traces each
 // batch in a new trace, linked to the traces its messages came from
 // (https://docs.aws.amazon.com/xray/latest/devguide/xray-tracelinking.html).
 type SQSMapping struct {
@@ -57,6 +60,9 @@ type SQSMapping struct {
 	Log         *slog.Logger
 
 	polls, failedPolls, batches, records, deleted, kept atomic.Int64
+
+	mu       sync.Mutex
+	receives map[string]int // by message id, until the message is deleted
 }
 
 // SQSStats counts what the mapping did.
@@ -131,6 +137,7 @@ func (m *SQSMapping) Poll(ctx context.Context) error {
 
 func (m *SQSMapping) process(ctx context.Context, msgs []types.Message) error {
 	ev := lambdaevents.SQSEvent(msgs, m.QueueARN, m.Region)
+	m.countReceives(ev)
 	var links []trace.Link
 	for i, rec := range ev.Records {
 		header, ok := m.Keeper.AWSTraceHeader(rec.MessageId)
@@ -148,7 +155,15 @@ func (m *SQSMapping) process(ctx context.Context, msgs []types.Message) error {
 	}
 	inv := m.Lambda.Invoke(ctx, m.Function, "datasource", payload, trace.SpanContext{}, links)
 	if inv.Failed() {
-		// Every message stays, to be received again.
+		// A function error or a timeout (Sandbox.Timedout) deletes nothing,
+		// whatever the function did with the batch's first records before
+		// it: every message becomes visible again after the visibility
+		// timeout, to be received again or dead-lettered
+		// (services-sqs-errorhandling.html: "If your function times out or
+		// returns an error", without batchItemFailures "Lambda considers
+		// the entire batch of messages as failed").
+		m.Log.Warn("sqs event source: the invocation failed; every record of its batch stays on the queue",
+			"function", m.Function, "records", len(msgs), "error", invocationError(inv))
 		m.kept.Add(int64(len(msgs)))
 		return nil
 	}
@@ -160,6 +175,22 @@ func (m *SQSMapping) process(ctx context.Context, msgs []types.Message) error {
 	}
 	m.kept.Add(int64(len(keep)))
 	return m.delete(ctx, msgs, keep)
+}
+
+// countReceives sets each record's ApproximateReceiveCount to the times
+// the mapping has received its message. A message the redrive policy moves
+// to the dead-letter queue is never deleted here and keeps its count: an
+// entry per poison message, which is what the queue holds too.
+func (m *SQSMapping) countReceives(ev events.SQSEvent) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.receives == nil {
+		m.receives = map[string]int{}
+	}
+	for _, rec := range ev.Records {
+		m.receives[rec.MessageId]++
+		rec.Attributes["ApproximateReceiveCount"] = strconv.Itoa(m.receives[rec.MessageId])
+	}
 }
 
 // failedItems reads the function's batchItemFailures: the ids of the
@@ -207,11 +238,22 @@ func (m *SQSMapping) delete(ctx context.Context, msgs []types.Message, keep map[
 	for _, f := range out.Failed {
 		errs = append(errs, fmt.Errorf("delete entry %s: %s", aws.ToString(f.Id), aws.ToString(f.Message)))
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, e := range entries {
 		i, _ := strconv.Atoi(aws.ToString(e.Id))
 		m.Keeper.Forget(aws.ToString(msgs[i].MessageId))
+		delete(m.receives, aws.ToString(msgs[i].MessageId))
 	}
 	return errors.Join(errs...)
+}
+
+// invocationError is why an invocation failed.
+func invocationError(inv Invocation) error {
+	if inv.Failure != nil {
+		return inv.Failure
+	}
+	return inv.Err
 }
 
 func sleep(ctx context.Context, d time.Duration) {
