@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
@@ -30,6 +31,8 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/local/procs"
 	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
 	"github.com/xray-tracer/xray-tracer/internal/local/waterfall"
+	"github.com/xray-tracer/xray-tracer/internal/local/xrayapi"
+	"github.com/xray-tracer/xray-tracer/internal/local/xrayview"
 )
 
 // The pattern's resources, named as the fidelity harness names them, in
@@ -72,6 +75,8 @@ type stack struct {
 	queues  map[string]string // URL by name: queueName, dlqName
 	ddb     *dynamodb.Client
 	jaeger  *jaegerapi.Client // nil when traces do not go to Jaeger
+	store   *xrayview.Store   // the X-Ray view's; nil without the collector
+	xray    *xrayapi.XRay     // PutTraceSegments, which fills store
 	// consoles are the functions' outputs, closed once the functions have
 	// stopped: the traces they hold are drawn then.
 	consoles []*waterfall.Console
@@ -120,13 +125,18 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 	}
 	s.log = slog.New(slog.NewTextHandler(io.MultiWriter(logFile, warnings{say}), nil))
 
-	// Jaeger first: every span from now on goes there.
+	// Jaeger and the collector first: every span from now on goes there.
+	var segments sdktrace.SpanProcessor
 	if cfg.jaeger {
 		if err := s.startJaeger(ctx, bins.jaeger); err != nil {
 			return nil, err
 		}
+		if err := s.startXRay(ctx, bins.root, bins.collector); err != nil {
+			return nil, err
+		}
+		segments = newAWSSegments(s.store, cfg.api)
 	}
-	if s.spans, err = newAWSSpans(ctx, cfg); err != nil {
+	if s.spans, err = newAWSSpans(ctx, cfg, segments); err != nil {
 		return nil, err
 	}
 
@@ -196,6 +206,11 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 		env["QUEUE_URL"] = queueURL
 		env["TOPIC_ARN"] = topicARN(secondTopic)
 		env["TARGET_URL"] = targetURL + "/status"
+		if cfg.jaeger {
+			// To the collector, as a function in Lambda exports to the
+			// layer's extension; the runner's own spans go to Jaeger.
+			env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + cfg.collector
+		}
 		// Every function's output goes through a Console, which draws the
 		// spans of OTEL_TRACES_EXPORTER=console (if any) as waterfalls.
 		out := waterfall.NewConsole(prefixed(fnOut, name))
@@ -294,8 +309,13 @@ func (s *stack) stop(ctx context.Context) {
 	if s.spans != nil {
 		s.spans.shutdown(ctx)
 	}
+
 	for i := len(s.procs) - 1; i >= 0; i-- {
 		s.procs[i].Stop()
+	}
+	// After the collector: what it flushes as it stops still arrives.
+	if s.xray != nil {
+		_ = s.xray.Close()
 	}
 }
 
