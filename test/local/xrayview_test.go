@@ -58,7 +58,9 @@ func TestLocalXRayViewInBrowser(t *testing.T) {
 	// Lambda retries each failed asynchronous invocation twice: the http
 	// function runs three times a request. sqs-subscribe's batches may hold
 	// several requests' messages, so only its presence is awaited.
-	node := func(id string) string { return `document.querySelector('svg.service-map g.node[data-id="` + id + `"]')` }
+	node := func(id string) string {
+		return `document.querySelector('svg.service-map g.node[data-id="` + id + `"]')`
+	}
 	done := node("http (AWS::Lambda::Function)") + `?.dataset.count === "9" && ` +
 		node("sns-subscribe (AWS::Lambda::Function)") + `?.dataset.count === "3" && ` +
 		node("dynamo (AWS::Lambda::Function)") + `?.dataset.count === "3" && !!` +

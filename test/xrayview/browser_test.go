@@ -26,8 +26,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
-	"github.com/xray-tracer/xray-tracer/test/browsertest"
 	"github.com/xray-tracer/xray-tracer/internal/local/xrayview"
+	"github.com/xray-tracer/xray-tracer/test/browsertest"
 )
 
 var updateDocs = flag.Bool("update-docs", false, "also write the screenshots to docs/ for the README")
