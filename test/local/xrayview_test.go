@@ -38,8 +38,13 @@ func TestLocalXRayViewInBrowser(t *testing.T) {
 	ctx := browsertest.Start(t, readyWithin+5*time.Minute) // skips without Chromium before the stack starts
 	r := startRunnerEnv(t, []string{"FAILURE_RATE=1"})
 	page := "http://" + r.addrs["xray"]
-	if !strings.Contains(r.output(), "X-Ray      "+page+"/") {
-		t.Errorf("the runner did not print the page's address %s:\n%s", page, r.output())
+	// The addresses follow the "ready" line.
+	for i := 0; !strings.Contains(r.output(), "X-Ray      "+page+"/"); i++ {
+		if i == 50 {
+			t.Errorf("the runner did not print the page's address %s:\n%s", page, r.output())
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(page+"/#/map")); err != nil {
 		t.Fatalf("loading %s: %v", page, err)
