@@ -115,16 +115,21 @@ xrayview-assets:
 	cd $(XRAYVIEW_WEB) && npm ci --no-audit --no-fund && node vendor.mjs
 
 ## tools: the local stack's tools: goaws and Jaeger, each pinned in its own
-## Go module under tools/, and dynalite from its npm lockfile (make run builds
-## and installs them when missing; Jaeger's first build takes 6-15 minutes on
-## two cores)
-tools: $(BIN)/goaws $(BIN)/jaeger tools/dynalite/node_modules/.package-lock.json
+## Go module under tools/, the collector nearest the ADOT layer
+## (test/collector/newest, the fidelity tests' own, built with the same flags
+## so that they share Go's build cache), and dynalite from its npm lockfile
+## (make run builds and installs them when missing; Jaeger's first build takes
+## 6-15 minutes on two cores)
+tools: $(BIN)/goaws $(BIN)/jaeger $(BIN)/otelcol-xray tools/dynalite/node_modules/.package-lock.json
 
 tools/dynalite/node_modules/.package-lock.json: tools/dynalite/package-lock.json
 	cd tools/dynalite && npm ci --no-audit --no-fund
 
 $(BIN)/goaws: tools/goaws/go.mod tools/goaws/go.sum tools/goaws/main.go
 	$(GO) -C tools/goaws build -o $(CURDIR)/$@ .
+
+$(BIN)/otelcol-xray: test/collector/newest/go.mod test/collector/newest/go.sum test/collector/newest/main.go test/collector/compose/compose.go
+	cd test/collector/newest && CGO_ENABLED=0 $(GO) build -o $(CURDIR)/$@ .
 
 $(BIN)/jaeger: tools/jaeger/go.mod tools/jaeger/go.sum
 	$(GO) -C tools/jaeger build -o $(CURDIR)/$@ github.com/jaegertracing/jaeger/cmd/jaeger

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
@@ -14,12 +15,15 @@ import (
 
 // awsSpans holds one tracer provider per AWS service node (the API stage,
 // each topic, each function's Lambda service), so that Jaeger shows each
-// under its own name. Their spans go to Jaeger, or nowhere when the
-// functions print theirs on the console: the spans are still made, so that
-// the trace headers handed on stay one trace.
+// under its own name. Their spans go to Jaeger (straight, not through the
+// collector: see awsSegments) and become the X-Ray view's AWS segments, or
+// go nowhere when the functions print theirs on the console: the spans are
+// still made, so that the trace headers handed on stay one trace.
 type awsSpans struct {
 	cfg settings
 	ctx context.Context
+	// segments, if set, also makes the spans the segments AWS records.
+	segments sdktrace.SpanProcessor
 
 	mu   sync.Mutex
 	byID map[string]*otelsetup.Tracing
@@ -27,8 +31,8 @@ type awsSpans struct {
 	done chan struct{}
 }
 
-func newAWSSpans(ctx context.Context, cfg settings) (*awsSpans, error) {
-	a := &awsSpans{cfg: cfg, ctx: context.WithoutCancel(ctx), byID: map[string]*otelsetup.Tracing{}, stop: make(chan struct{}), done: make(chan struct{})}
+func newAWSSpans(ctx context.Context, cfg settings, segments sdktrace.SpanProcessor) (*awsSpans, error) {
+	a := &awsSpans{cfg: cfg, ctx: context.WithoutCancel(ctx), segments: segments, byID: map[string]*otelsetup.Tracing{}, stop: make(chan struct{}), done: make(chan struct{})}
 	// The spans of a request end in a few processes at once; flush often
 	// so a trace is whole in Jaeger soon after its last span.
 	go func() {
@@ -62,6 +66,9 @@ func (a *awsSpans) tracing(service string) (*otelsetup.Tracing, error) {
 	t, err := otelsetup.Setup(a.ctx, opts...)
 	if err != nil {
 		return nil, err
+	}
+	if sdk, ok := t.TracerProvider().(*sdktrace.TracerProvider); ok && a.segments != nil {
+		sdk.RegisterSpanProcessor(a.segments)
 	}
 	a.byID[service] = t
 	return t, nil

@@ -5,8 +5,14 @@
 //   - DynamoDB (dynalite, from tools/dynalite's lockfile) and SNS and SQS
 //     (goaws, from tools/goaws), reached by the functions through the AWS
 //     SDK's endpoint variables;
-//   - Jaeger (tools/jaeger, or $JAEGER_BIN, or a jaeger on PATH), which the
-//     functions' OTLP exporter sends to;
+//   - the OpenTelemetry Collector nearest the ADOT Lambda layer
+//     (test/collector/newest) running collector.yaml, which the functions'
+//     OTLP exporter sends to, as in Lambda; its awsxray exporter sends the
+//     segment documents to a PutTraceSegments stand-in (internal/local/xrayapi)
+//     that feeds the X-Ray view (internal/local/xrayview) on -xray, and an
+//     overlay adds an exporter to Jaeger;
+//   - Jaeger (tools/jaeger, or $JAEGER_BIN, or a jaeger on PATH; or none,
+//     with -jaeger-url naming one already running);
 //   - each function's real bootstrap behind the Lambda Runtime API
 //     (internal/local/sandbox), invoked as Lambda would from the SNS
 //     subscriptions and the SQS event source mapping (internal/local/localaws);
@@ -27,7 +33,9 @@
 // goroutines and open files, prints latency and rates, and rewrites the load
 // section of -report (internal/local/benchmd).
 //
-// OTEL_TRACES_EXPORTER=console starts no Jaeger: each function prints its
+// OTEL_TRACES_EXPORTER=console starts no Jaeger, collector or X-Ray view
+// (the spans never leave the functions as OTLP, so there is nothing to
+// translate): each function prints its
 // spans as OpenTelemetry's stdout exporter does (JSON, a line per span), and
 // the runner draws each function's part of every trace as a waterfall in the
 // terminal (internal/local/waterfall); none drops them.
@@ -36,7 +44,10 @@
 // to stop; build.go the programs the stack runs; stack.go the processes and
 // servers, started in dependency order and stopped in reverse; jaeger.go,
 // goaws.go and table.go Jaeger, goaws's config and the DynamoDB table;
-// awsspans.go the spans of the AWS services the runner stands in for;
+// awsspans.go the spans of the AWS services the runner stands in for,
+// segments.go the segments AWS records, made of them; collector.go the
+// collector, the X-Ray stand-in and the page; env.go the environment and AWS
+// config of the functions and the runner;
 // logs.go what goes to the terminal and the log files; prompt.go the
 // addresses and the trace prompt; summary.go -requests and the summary;
 // checks.go what -exit checks; load.go -load.

@@ -55,6 +55,9 @@ func lookPath(name string) string {
 // startJaeger runs Jaeger with its traces in memory, every endpoint on
 // loopback: OTLP/HTTP on cfg.otlp, the API and UI on cfg.jaegerUI.
 func (s *stack) startJaeger(ctx context.Context, bin jaegerBinary) error {
+	if u := s.cfg.jaegerURL; u != "" {
+		return s.useJaeger(ctx, u)
+	}
 	s.say("starting Jaeger on %s (OTLP/HTTP on %s)", s.cfg.jaegerUI, s.cfg.otlp)
 	path := filepath.Join(s.dir, "jaeger.yaml")
 	f, err := os.Create(path)
@@ -78,6 +81,23 @@ func (s *stack) startJaeger(ctx context.Context, bin jaegerBinary) error {
 			return emulators.TCPReady(s.cfg.otlp)(ctx)
 		},
 	})
+}
+
+// useJaeger checks that the Jaeger the user runs (such as the official
+// container image, with its UI) answers at url and takes OTLP at cfg.otlp,
+// and reads traces from it; the runner starts none and stops none.
+func (s *stack) useJaeger(ctx context.Context, url string) error {
+	s.say("using the Jaeger at %s (OTLP/HTTP on %s)", url, s.cfg.otlp)
+	s.jaeger = &jaegerapi.Client{BaseURL: url, HTTP: &http.Client{Timeout: 10 * time.Second}}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := s.jaeger.Services(ctx); err != nil {
+		return fmt.Errorf("the Jaeger at %s does not answer its query API: %w", url, err)
+	}
+	if err := emulators.TCPReady(s.cfg.otlp)(ctx); err != nil {
+		return fmt.Errorf("the Jaeger at %s takes no OTLP/HTTP at %s (set -otlp): %w", url, s.cfg.otlp, err)
+	}
+	return nil
 }
 
 // jaegerConfig is Jaeger v2's configuration (an OpenTelemetry Collector's):

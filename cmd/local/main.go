@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,7 +25,10 @@ type settings struct {
 	exit        bool
 	api         string
 	jaegerUI    string
+	jaegerURL   string // a Jaeger already running: start none
 	otlp        string
+	collector   string // the collector's OTLP/HTTP receiver
+	xrayView    string // the X-Ray view's page
 	goaws       string
 	dynalite    string
 	concurrency int
@@ -44,7 +48,10 @@ func main() {
 	flag.BoolVar(&cfg.exit, "exit", false, "stop after -requests; exit non-zero if a trace is incomplete or a hit is missing")
 	flag.StringVar(&cfg.api, "api", "127.0.0.1:3000", "the API stand-in's address (sam local start-api's port)")
 	flag.StringVar(&cfg.jaegerUI, "jaeger", "127.0.0.1:16686", "Jaeger's API and UI address")
-	flag.StringVar(&cfg.otlp, "otlp", "127.0.0.1:4318", "Jaeger's OTLP/HTTP address")
+	flag.StringVar(&cfg.otlp, "otlp", "127.0.0.1:4318", "Jaeger's OTLP/HTTP address (with -jaeger-url: the URL's host, port 4318, unless set)")
+	flag.StringVar(&cfg.jaegerURL, "jaeger-url", os.Getenv("JAEGER_URL"), "use the Jaeger already running at this `URL` (its API and UI, e.g. http://localhost:16686; default $JAEGER_URL) instead of starting one: spans go to its OTLP/HTTP receiver (-otlp)")
+	flag.StringVar(&cfg.collector, "collector", "", "the OpenTelemetry Collector's OTLP/HTTP address, where the functions export (a free loopback port unless set)")
+	flag.StringVar(&cfg.xrayView, "xray", "127.0.0.1:16700", "the X-Ray view's address: the trace map and traces as the X-Ray console shows them")
 	flag.StringVar(&cfg.goaws, "goaws", "127.0.0.1:4100", "the SNS and SQS emulator's address")
 	flag.StringVar(&cfg.dynalite, "dynalite", "127.0.0.1:4567", "the DynamoDB emulator's address")
 	flag.IntVar(&cfg.concurrency, "concurrency", 2, "sandboxes per function, and SQS pollers")
@@ -111,6 +118,11 @@ func run(ctx context.Context, cfg settings, stdin io.Reader) error {
 	if r := cfg.load.report; r != "" && !filepath.IsAbs(r) {
 		cfg.load.report = filepath.Join(root, r)
 	}
+	if cfg.jaeger && cfg.collector == "" {
+		if cfg.collector, err = freeLoopback(); err != nil {
+			return err
+		}
+	}
 	if err := portsFree(cfg); err != nil {
 		return err
 	}
@@ -171,6 +183,19 @@ func (cfg *settings) check(set map[string]bool) error {
 	if time.Duration(cfg.visibility)*time.Second < cfg.consumer {
 		return fmt.Errorf("-visibility-timeout %d is below -sqs-subscribe-timeout %v: Lambda requires the queue's visibility timeout to be at least the function's timeout", cfg.visibility, cfg.consumer)
 	}
+	if cfg.jaegerURL != "" {
+		u, err := url.Parse(cfg.jaegerURL)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("-jaeger-url (or JAEGER_URL) %q: want Jaeger's query URL, such as http://localhost:16686", cfg.jaegerURL)
+		}
+		cfg.jaegerURL = strings.TrimSuffix(u.String(), "/")
+		cfg.jaegerUI = u.Host
+		if !set["otlp"] {
+			// Jaeger's own default port for OTLP/HTTP.
+			cfg.otlp = net.JoinHostPort(u.Hostname(), "4318")
+		}
+		set["jaeger"], set["otlp"] = true, true
+	}
 	if cfg.load.requests <= 0 {
 		return nil
 	}
@@ -191,7 +216,7 @@ func (cfg *settings) check(set map[string]bool) error {
 	}
 	// A load run goes beside a `make run` on the default ports, or another
 	// load run: each address not given is a free loopback port.
-	for name, addr := range map[string]*string{"api": &cfg.api, "jaeger": &cfg.jaegerUI, "otlp": &cfg.otlp, "goaws": &cfg.goaws, "dynalite": &cfg.dynalite} {
+	for name, addr := range map[string]*string{"api": &cfg.api, "jaeger": &cfg.jaegerUI, "otlp": &cfg.otlp, "goaws": &cfg.goaws, "dynalite": &cfg.dynalite, "xray": &cfg.xrayView} {
 		if set[name] {
 			continue
 		}
@@ -220,13 +245,20 @@ func freeLoopback() (string, error) {
 func portsFree(cfg settings) error {
 	addrs := map[string]string{"the API": cfg.api, "goaws": cfg.goaws, "dynalite": cfg.dynalite}
 	if cfg.jaeger {
-		addrs["Jaeger's UI"], addrs["Jaeger's OTLP receiver"] = cfg.jaegerUI, cfg.otlp
+		addrs["the X-Ray view"], addrs["the collector"] = cfg.xrayView, cfg.collector
+		if cfg.jaegerURL == "" {
+			addrs["Jaeger's UI"], addrs["Jaeger's OTLP receiver"] = cfg.jaegerUI, cfg.otlp
+		}
 	}
 	var errs []error
 	for what, addr := range addrs {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s's address %s is taken (another run, Jaeger or collector?): %w", what, addr, err))
+			err = fmt.Errorf("%s's address %s is taken (another run, Jaeger or collector?): %w", what, addr, err)
+			if strings.HasPrefix(what, "Jaeger") {
+				err = fmt.Errorf("%w; to use a Jaeger that is already running, pass -jaeger-url (or set JAEGER_URL) to its query URL", err)
+			}
+			errs = append(errs, err)
 			continue
 		}
 		_ = ln.Close()

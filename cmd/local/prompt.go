@@ -28,6 +28,8 @@ func (s *stack) printURLs(j jaegerBinary) {
 		default:
 			s.say("  traces     sent where OTEL_TRACES_EXPORTER=%s says (xrayudp: to AWS_XRAY_DAEMON_ADDRESS, 127.0.0.1:2000 unless set); no Jaeger started", exporters)
 		}
+	case s.cfg.jaegerURL != "":
+		s.say("  Jaeger     %s/  (the Jaeger you run; spans go to its OTLP/HTTP on %s)", s.cfg.jaegerURL, s.cfg.otlp)
 	case j.hasUI:
 		s.say("  Jaeger UI  http://%s/", s.cfg.jaegerUI)
 	default:
@@ -35,6 +37,10 @@ func (s *stack) printURLs(j jaegerBinary) {
 		s.say("  The Jaeger built from the Go module has no UI assets: for the UI, set JAEGER_BIN to a Jaeger")
 		s.say("  release binary, or JAEGER_UI_ASSETS to a jaeger-ui build. Traces show in the terminal meanwhile:")
 		s.say("  type a trace id, or just Enter for the latest request's.")
+	}
+	if s.store != nil {
+		s.say("  X-Ray      http://%s/  (the trace map and traces as the X-Ray console shows them, from the", s.cfg.xrayView)
+		s.say("             collector's awsxray exporter on %s; it updates as requests arrive)", s.cfg.collector)
 	}
 	s.say("  Ctrl-C stops everything.")
 	s.say("")

@@ -15,11 +15,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
@@ -30,6 +29,8 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/local/procs"
 	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
 	"github.com/xray-tracer/xray-tracer/internal/local/waterfall"
+	"github.com/xray-tracer/xray-tracer/internal/local/xrayapi"
+	"github.com/xray-tracer/xray-tracer/internal/local/xrayview"
 )
 
 // The pattern's resources, named as the fidelity harness names them, in
@@ -72,6 +73,8 @@ type stack struct {
 	queues  map[string]string // URL by name: queueName, dlqName
 	ddb     *dynamodb.Client
 	jaeger  *jaegerapi.Client // nil when traces do not go to Jaeger
+	store   *xrayview.Store   // the X-Ray view's; nil without the collector
+	xray    *xrayapi.XRay     // PutTraceSegments, which fills store
 	// consoles are the functions' outputs, closed once the functions have
 	// stopped: the traces they hold are drawn then.
 	consoles []*waterfall.Console
@@ -120,13 +123,18 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 	}
 	s.log = slog.New(slog.NewTextHandler(io.MultiWriter(logFile, warnings{say}), nil))
 
-	// Jaeger first: every span from now on goes there.
+	// Jaeger and the collector first: every span from now on goes there.
+	var segments sdktrace.SpanProcessor
 	if cfg.jaeger {
 		if err := s.startJaeger(ctx, bins.jaeger); err != nil {
 			return nil, err
 		}
+		if err := s.startXRay(ctx, bins.root, bins.collector); err != nil {
+			return nil, err
+		}
+		segments = newAWSSegments(s.store, cfg.api)
 	}
-	if s.spans, err = newAWSSpans(ctx, cfg); err != nil {
+	if s.spans, err = newAWSSpans(ctx, cfg, segments); err != nil {
 		return nil, err
 	}
 
@@ -196,6 +204,11 @@ func start(ctx context.Context, cfg settings, bins binaries, say func(string, ..
 		env["QUEUE_URL"] = queueURL
 		env["TOPIC_ARN"] = topicARN(secondTopic)
 		env["TARGET_URL"] = targetURL + "/status"
+		if cfg.jaeger {
+			// To the collector, as a function in Lambda exports to the
+			// layer's extension; the runner's own spans go to Jaeger.
+			env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + cfg.collector
+		}
 		// Every function's output goes through a Console, which draws the
 		// spans of OTEL_TRACES_EXPORTER=console (if any) as waterfalls.
 		out := waterfall.NewConsole(prefixed(fnOut, name))
@@ -294,8 +307,13 @@ func (s *stack) stop(ctx context.Context) {
 	if s.spans != nil {
 		s.spans.shutdown(ctx)
 	}
+
 	for i := len(s.procs) - 1; i >= 0; i-- {
 		s.procs[i].Stop()
+	}
+	// After the collector: what it flushes as it stops still arrives.
+	if s.xray != nil {
+		_ = s.xray.Close()
 	}
 }
 
@@ -365,41 +383,4 @@ func (s *stack) serveOn(ln net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, srv)
 	go func() { _ = srv.Serve(ln) }()
-}
-
-// awsConfig is the runner's own AWS config for the emulators: static
-// credentials (emulators take any), no tracing.
-func (s *stack) awsConfig() aws.Config {
-	return aws.Config{
-		Region:      region,
-		Credentials: emulatorCredentials(),
-		HTTPClient:  &http.Client{Timeout: 30 * time.Second},
-	}
-}
-
-// localAWS are the load options of the API's traced AWS config.
-func localAWS() []func(*config.LoadOptions) error {
-	return []func(*config.LoadOptions) error{
-		config.WithRegion(region),
-		config.WithCredentialsProvider(emulatorCredentials()),
-	}
-}
-
-// emulatorCredentials are static: the emulators take any.
-func emulatorCredentials() aws.CredentialsProvider {
-	return credentials.NewStaticCredentialsProvider("local", "local", "")
-}
-
-// functionEnv is what a function gets from the runner's environment: the
-// OpenTelemetry variables (OTLP to the local Jaeger, see run) and
-// FAILURE_RATE.
-func functionEnv(name string) map[string]string {
-	env := map[string]string{"OTEL_SERVICE_NAME": name}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "OTEL_") || k == "FAILURE_RATE" {
-			env[k] = v
-		}
-	}
-	return env
 }

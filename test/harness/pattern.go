@@ -23,6 +23,7 @@ import (
 	"github.com/xray-tracer/xray-tracer/internal/local/lambdaevents"
 	"github.com/xray-tracer/xray-tracer/internal/local/localaws"
 	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
+	"github.com/xray-tracer/xray-tracer/internal/local/xrayapi"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
 )
 
@@ -215,21 +216,10 @@ func (p *Pattern) Request(ctx context.Context, path string) (Request, error) {
 	// records for a REST API with tracing on and SNS with active tracing.
 	// https://docs.aws.amazon.com/xray/latest/devguide/xray-services-apigateway.html
 	// https://docs.aws.amazon.com/xray/latest/devguide/xray-services-sns.html
-	api := Segment{
-		Name: APIStageName, ID: apiID, TraceID: req.TraceID, Origin: "AWS::ApiGateway::Stage",
-		StartTime: start,
-		HTTP: &HTTP{
-			Request:  &HTTPRequest{Method: http.MethodGet, URL: "https://api.example.test/prod" + path},
-			Response: &HTTPResponse{Status: http.StatusOK},
-		},
-		Subsegments: []Segment{{
-			Name: "SNS", ID: integrationID, Namespace: "aws", StartTime: start,
-			AWS: &AWS{Operation: "Publish", Region: Region},
-		}},
-	}
-	topic := Segment{
-		Name: FanoutTopic, ID: topicID, TraceID: req.TraceID, ParentID: integrationID,
-		Origin: "AWS::SNS", ResourceARN: fanoutTopicID, StartTime: start,
+	stage := xrayapi.Stage{
+		Name: APIStageName, TraceID: req.TraceID, ID: apiID, IntegrationID: integrationID,
+		Start: start, Method: http.MethodGet, URL: "https://api.example.test/prod" + path,
+		Status: http.StatusOK, Region: Region,
 	}
 
 	var errs []error
@@ -238,9 +228,8 @@ func (p *Pattern) Request(ctx context.Context, path string) (Request, error) {
 		req.Invocations = append(req.Invocations, inv)
 		errs = append(errs, err)
 	}
-	end := now()
-	api.EndTime, api.Subsegments[0].EndTime, topic.EndTime = end, end, end
-	p.cfg.XRay.Add(api, topic)
+	stage.End = now()
+	p.cfg.XRay.Add(stage.Segment(), xrayapi.Topic(FanoutTopic, fanoutTopicID, req.TraceID, topicID, integrationID, start, stage.End, false))
 
 	// What the functions sent on, as SQS and SNS hand it over: the sqs
 	// function's message, with the AWSTraceHeader SQS set from its
@@ -282,10 +271,7 @@ func (p *Pattern) Request(ctx context.Context, path string) (Request, error) {
 	root := xrayTraceID(sc.TraceID())
 	t := now()
 	inv, err := p.invokeFromSNS(ctx, "sns-subscribe", root, sc.SpanID().String(), secondTopicID, n.Message)
-	p.cfg.XRay.Add(Segment{
-		Name: SecondTopic, ID: sc.SpanID().String(), TraceID: root, ParentID: topicSpan.Parent.SpanID().String(),
-		Origin: "AWS::SNS", ResourceARN: secondTopicID, StartTime: t, EndTime: now(),
-	})
+	p.cfg.XRay.Add(xrayapi.Topic(SecondTopic, secondTopicID, root, sc.SpanID().String(), topicSpan.Parent.SpanID().String(), t, now(), false))
 	req.Invocations = append(req.Invocations, inv)
 	errs = append(errs, err)
 	return req, errors.Join(errs...)
@@ -343,14 +329,11 @@ func (p *Pattern) invoke(ctx context.Context, name string, event any, traceID, p
 	inv.Result, err = p.lambdas[name].Invoke(ctx, payload, header)
 	end := now()
 	arn := "arn:aws:lambda:" + Region + ":" + Account + ":function:" + name
-	failed := err != nil || inv.Result.Err != nil
-	p.cfg.XRay.Add(
-		Segment{Name: name, ID: serviceID, TraceID: traceID, ParentID: parentID, Origin: "AWS::Lambda",
-			ResourceARN: arn, StartTime: start, EndTime: end, Links: links,
-			AWS: &AWS{RequestID: inv.Result.RequestID}},
-		Segment{Name: name, ID: inv.SegmentID, TraceID: traceID, ParentID: serviceID, Origin: "AWS::Lambda::Function",
-			ResourceARN: arn, StartTime: start, EndTime: end, Fault: failed},
-	)
+	p.cfg.XRay.Add(xrayapi.Invocation{
+		Function: name, ARN: arn, TraceID: traceID, ServiceID: serviceID, ParentID: parentID,
+		FunctionID: inv.SegmentID, Start: start, End: end, RequestID: inv.Result.RequestID,
+		Links: links, Failed: err != nil || inv.Result.Err != nil,
+	}.Segments()...)
 	if err != nil {
 		return inv, fmt.Errorf("invoke %s: %w", name, err)
 	}

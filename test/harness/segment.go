@@ -1,6 +1,9 @@
 package harness
 
-import "github.com/xray-tracer/xray-tracer/internal/local/xrayview"
+import (
+	"github.com/xray-tracer/xray-tracer/internal/local/xrayapi"
+	"github.com/xray-tracer/xray-tracer/internal/local/xrayview"
+)
 
 // The segment document types live in xrayview, beside the service map and
 // the trace views built from them, so that the X-Ray stand-in, the fidelity
@@ -30,3 +33,15 @@ type (
 // Flatten returns every segment and every embedded subsegment, depth first in
 // document order, as xrayview.Flatten does.
 func Flatten(segs []Segment) []Segment { return xrayview.Flatten(segs) }
+
+// The X-Ray stand-in lives in internal/local/xrayapi, which the local runner
+// uses too; the aliases keep harness.XRay and harness.NewXRay as before.
+type (
+	// XRay stands in for PutTraceSegments and keeps what it accepts.
+	XRay = xrayapi.XRay
+	// UnprocessedTraceSegment is a document the stand-in refused.
+	UnprocessedTraceSegment = xrayapi.UnprocessedTraceSegment
+)
+
+// NewXRay starts the X-Ray stand-in on a random loopback port.
+func NewXRay() (*XRay, error) { return xrayapi.New() }

@@ -71,17 +71,27 @@ func buildRunner(t *testing.T) (root, bin string) {
 // flags, and waits until it says it is ready.
 func startRunner(t *testing.T, extra ...string) *runner {
 	t.Helper()
+	return startRunnerEnv(t, nil, extra...)
+}
+
+// startRunnerEnv is startRunner with env added to the runner's environment;
+// a flag in extra overrides the free port startRunner gives it.
+func startRunnerEnv(t *testing.T, env []string, extra ...string) *runner {
+	t.Helper()
 	root, bin := buildRunner(t)
 
 	r := &runner{out: t.TempDir(), addrs: map[string]string{}, lines: make(chan string, 1000), log: &strings.Builder{}, logMu: &sync.Mutex{}, done: make(chan error, 1)}
 	args := []string{"-out", r.out}
-	for _, flag := range []string{"api", "jaeger", "otlp", "goaws", "dynalite"} {
+	for _, flag := range []string{"api", "jaeger", "otlp", "goaws", "dynalite", "xray"} {
 		r.addrs[flag] = freeAddr(t)
+		if i := slices.Index(extra, "-"+flag); i >= 0 && i+1 < len(extra) {
+			r.addrs[flag] = extra[i+1]
+		}
 		args = append(args, "-"+flag, r.addrs[flag])
 	}
 	r.cmd = exec.Command(bin, append(args, extra...)...)
 	r.cmd.Dir = root
-	r.cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=otlp")
+	r.cmd.Env = append(append(os.Environ(), "OTEL_TRACES_EXPORTER=otlp"), env...)
 	stdout, err := r.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +134,7 @@ func startRunner(t *testing.T, extra ...string) *runner {
 				t.Log(line)
 				return r
 			}
-			if strings.HasPrefix(line, "building Jaeger") || strings.Contains(line, "still building") {
+			if strings.HasPrefix(line, "building ") || strings.Contains(line, "still building") {
 				t.Log(line)
 			}
 		case err := <-r.done:

@@ -17,7 +17,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,55 +27,15 @@ import (
 
 	"github.com/xray-tracer/xray-tracer/internal/functions/pattern"
 	"github.com/xray-tracer/xray-tracer/internal/local/xrayview"
+	"github.com/xray-tracer/xray-tracer/test/browsertest"
 )
 
 var updateDocs = flag.Bool("update-docs", false, "also write the screenshots to docs/ for the README")
 
-// chromiumPath finds the browser: $CHROMIUM, else chromium on PATH.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	name := os.Getenv("CHROMIUM")
-	if name == "" {
-		name = "chromium"
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no browser for the X-Ray view's test: %v (CI installs Debian's chromium package: apt-get install -y chromium)", err)
-		}
-		t.Skipf("skipping the real-browser test: %v (install it with apt-get install -y chromium, or set CHROMIUM)", err)
-	}
-	return p
-}
-
-// browser starts headless Chromium with the flags that work on the project's
-// machines (no sandbox as root, no GPU, no network of its own) and a fresh
-// profile; the returned context drives one tab.
+// browser drives one tab of headless Chromium for the test.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1600, 900),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	t.Cleanup(bcancel)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	return bctx
+	return browsertest.Start(t, 2*time.Minute)
 }
 
 // recording reads the documents make xray-segments recorded for five requests
@@ -114,24 +73,11 @@ func recording(t *testing.T) (root string, traces [][]xrayview.Segment) {
 // with -update-docs.
 func screenshot(t *testing.T, ctx context.Context, root, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
 	dirs := []string{filepath.Join(root, "out", "xrayview")}
 	if *updateDocs {
 		dirs = append(dirs, filepath.Join(root, "docs"))
 	}
-	for _, dir := range dirs {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		file := filepath.Join(dir, name)
-		if err := os.WriteFile(file, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", file)
-	}
+	browsertest.Screenshot(t, ctx, name, dirs...)
 }
 
 // server serves the page from store. The page keeps its event stream open,

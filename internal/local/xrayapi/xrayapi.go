@@ -1,4 +1,8 @@
-package harness
+// Package xrayapi stands in for AWS X-Ray's PutTraceSegments API, on
+// loopback: the endpoint the awsxray exporter of the real collector sends
+// its segment documents to, in the fidelity harness (which asserts on what it
+// keeps) and in the local runner (which hands them to the X-Ray view's Store).
+package xrayapi
 
 import (
 	"context"
@@ -14,7 +18,11 @@ import (
 	"time"
 
 	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
+	"github.com/xray-tracer/xray-tracer/internal/local/xrayview"
 )
+
+// Segment is a segment document as PutTraceSegments receives it.
+type Segment = xrayview.Segment
 
 // XRay stands in for AWS X-Ray's PutTraceSegments API on 127.0.0.1 and keeps
 // every segment document it accepts, so tests can assert on what X-Ray would
@@ -40,6 +48,9 @@ type XRay struct {
 	ln  net.Listener
 	srv *http.Server
 
+	// sink, if set, takes the accepted documents instead of segments.
+	sink func(...Segment)
+
 	mu          sync.Mutex
 	segments    []Segment
 	unprocessed []UnprocessedTraceSegment
@@ -59,13 +70,27 @@ type UnprocessedTraceSegment struct {
 // this only keeps a runaway client from exhausting memory.
 const maxBody = 32 << 20
 
-// NewXRay starts the stand-in on a random port of 127.0.0.1. Close stops it.
-func NewXRay() (*XRay, error) {
+// An Option configures an XRay.
+type Option func(*XRay)
+
+// SendTo hands every accepted document to add (such as an xrayview.Store's
+// Add) instead of keeping it: a runner that serves for hours keeps its
+// documents in a bounded Store, whereas the XRay's own list, which tests
+// read whole, grows without bound. Segments and WaitFor then see none.
+func SendTo(add func(...Segment)) Option {
+	return func(x *XRay) { x.sink = add }
+}
+
+// New starts the stand-in on a random port of 127.0.0.1. Close stops it.
+func New(opts ...Option) (*XRay, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("harness: X-Ray stand-in: %w", err)
+		return nil, fmt.Errorf("xrayapi: X-Ray stand-in: %w", err)
 	}
 	x := &XRay{ln: ln, changed: make(chan struct{})}
+	for _, o := range opts {
+		o(x)
+	}
 	x.srv = &http.Server{Handler: x.handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = x.srv.Serve(ln) }()
 	return x, nil
@@ -131,7 +156,7 @@ func (x *XRay) WaitFor(ctx context.Context, done func([]Segment) bool) error {
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return fmt.Errorf("harness: waiting for X-Ray segments (have %d: %s): %w",
+			return fmt.Errorf("xrayapi: waiting for X-Ray segments (have %d: %s): %w",
 				len(segs), summarize(segs), context.Cause(ctx))
 		}
 	}
@@ -187,6 +212,10 @@ func (x *XRay) handler() http.Handler {
 func (x *XRay) keep(segs []Segment, bad []UnprocessedTraceSegment) {
 	if len(segs) == 0 && len(bad) == 0 {
 		return
+	}
+	if x.sink != nil && len(segs) > 0 {
+		x.sink(segs...)
+		segs = nil
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -320,7 +349,7 @@ func summarize(segs []Segment) string {
 	}
 	var order []string
 	count := map[string]int{}
-	for _, s := range Flatten(segs) {
+	for _, s := range xrayview.Flatten(segs) {
 		if count[s.Name] == 0 {
 			order = append(order, s.Name)
 		}
