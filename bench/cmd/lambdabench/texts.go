@@ -20,3 +20,13 @@ const (
 
 	faultsText = `What dominates: the flush bound itself. A collector that refuses connections or resets them is retried with backoff (the extension may be starting), and one that hangs or answers late is waited for, each until the flush's second is up; the invocation then answers, its spans are dropped and the loss is reported on stderr through OpenTelemetry's error handler, with the cause (or "still under way" when the export had not returned at the bound; its cause then comes with the next flush's report). A 500 is not retryable (OTLP/HTTP retries 429, 502, 503 and 504 only) and costs one round trip. A 429 whose Retry-After ends past the flush's deadline is given up at once: the retry could not be made in time anyway. xrayudp waits for no answer, so a missing agent costs nothing, and nothing can be reported: a datagram to a closed port is lost without a word to an unconnected socket. In every case the next invocation's spans reach the collector once it is back.`
 )
+
+// Prose of the comparisons added in the second round (compare.go,
+// concurrency.go); the figures they cite come from the run that wrote them.
+const (
+	xraySDKText = `TODO`
+
+	savingsText = `TODO`
+
+	concurrencyText = `TODO`
+)
