@@ -100,6 +100,10 @@ func (e *udpExporter) Shutdown(context.Context) error {
 	return conn.Close()
 }
 
+// returnsWhenContextEnds: a send waits udpWriteTimeout at most, and the
+// context is checked after each (contextBound).
+func (*udpExporter) returnsWhenContextEnds() {}
+
 // maxPayload is the largest protobuf request whose datagram fits.
 func (e *udpExporter) maxPayload() int {
 	return (e.maxDatagram - len(udpProtocolHeader) - len(udpSampledPrefix)) / 4 * 3
