@@ -72,4 +72,3 @@ func BenchmarkInvocation(b *testing.B) {
 		}
 	}
 }
-
