@@ -61,11 +61,13 @@ func BenchmarkInvocation(b *testing.B) {
 				ctx := otelsetuptest.InvocationContext("req", ctxHeader)
 				payload := []byte(`{"Records":[]}`)
 				b.ReportAllocs()
+				cpu := cpuTime(b)
 				for b.Loop() {
 					if _, err := invoke.Invoke(ctx, payload); err != nil {
 						b.Fatal(err)
 					}
 				}
+				b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
 			})
 		}
 	}

@@ -29,7 +29,8 @@ import (
 // Retry-After that ends past the deadline ends the export at once.
 type otlpHTTPExporter struct {
 	url      string
-	headers  http.Header
+	endpoint *url.URL    // url, parsed once
+	headers  http.Header // every request's, Content-Type and Content-Encoding included
 	gzip     bool
 	timeout  time.Duration
 	client   *http.Client
@@ -67,9 +68,11 @@ func newOTLPHTTPExporter(getenv func(string) string) (*otlpHTTPExporter, error) 
 	default:
 		e.url = DefaultOTLPEndpoint + otlpTracesPath
 	}
-	if u, err := url.Parse(e.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, err := url.Parse(e.url)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("OTLP endpoint %q: want an http:// or https:// URL", e.url)
 	}
+	e.endpoint = u
 
 	for _, name := range []string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"} {
 		if err := parseHeaders(getenv(name), e.headers); err != nil {
@@ -90,6 +93,10 @@ func newOTLPHTTPExporter(getenv func(string) string) (*otlpHTTPExporter, error) 
 	default:
 		return nil, fmt.Errorf("OTLP compression %q: want gzip or none", c)
 	}
+	e.headers.Set("Content-Type", "application/x-protobuf")
+	if e.gzip {
+		e.headers.Set("Content-Encoding", "gzip")
+	}
 	for _, name := range []string{"CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"} {
 		if get(name) != "" {
 			return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_%s is not supported: the exporter trusts the system's certificates", name)
@@ -97,7 +104,10 @@ func newOTLPHTTPExporter(getenv func(string) string) (*otlpHTTPExporter, error) 
 	}
 
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 2
+	// As many idle connections as exports may run at once (concurrent
+	// invocations' flushes and background exports): fewer, and each wave
+	// of concurrent flushes would close some and dial them again.
+	tr.MaxIdleConnsPerHost = maxExports
 	e.client = &http.Client{Transport: tr}
 	return e, nil
 }
@@ -133,7 +143,8 @@ func (e *otlpHTTPExporter) ExportSpans(ctx context.Context, spans []sdktrace.Rea
 	// A fresh buffer each time: the transport may still read a request's
 	// body after Do has returned (net/http.RoundTripper's contract), so a
 	// reused one could change under it.
-	body := appendRequest(nil, group(encodeSpans(spans)))
+	groups := group(encodeSpans(spans))
+	body := appendRequest(make([]byte, 0, requestSizeHint(groups)), groups)
 	if e.gzip {
 		var z bytes.Buffer
 		w := gzip.NewWriter(&z)
@@ -178,18 +189,7 @@ func (e *otlpHTTPExporter) ExportSpans(ctx context.Context, spans []sdktrace.Rea
 // post sends one request. It says whether a failure may be retried, and
 // after how long the server asked for (0: not said).
 func (e *otlpHTTPExporter) post(ctx context.Context, body []byte) (retry bool, wait time.Duration, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(body))
-	if err != nil {
-		return false, 0, fmt.Errorf("otlp: %w", err)
-	}
-	for k, v := range e.headers {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	if e.gzip {
-		req.Header.Set("Content-Encoding", "gzip")
-	}
-	resp, err := e.client.Do(req)
+	resp, err := e.client.Do(e.request(ctx, body))
 	if err != nil {
 		// The collector may not be up yet (a cold start races the
 		// extension): worth another try within the deadline.
@@ -208,6 +208,29 @@ func (e *otlpHTTPExporter) post(ctx context.Context, body []byte) (retry bool, w
 		return true, time.Duration(retryAfter(resp)) * time.Second, fmt.Errorf("otlp: %s", resp.Status)
 	}
 	return false, 0, fmt.Errorf("otlp: %s answered %s: %.200s", e.url, resp.Status, respBody)
+}
+
+// request is what http.NewRequestWithContext would build for body, from
+// the URL and headers prepared once: this runs at the end of every
+// invocation, and parsing the URL and setting each header again showed in
+// its profile.
+func (e *otlpHTTPExporter) request(ctx context.Context, body []byte) *http.Request {
+	req := (&http.Request{
+		Method:     http.MethodPost,
+		URL:        e.endpoint,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		// A copy: a request's headers are its own once sent.
+		Header:        e.headers.Clone(),
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
+		// So that the transport can send it again on a fresh connection
+		// when an idle one turns out closed.
+		GetBody: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
+		Host:    e.endpoint.Host,
+	}).WithContext(ctx)
+	return req
 }
 
 // partialSuccess reads an ExportTraceServiceResponse's partial_success
@@ -268,6 +291,10 @@ func partialSuccess(b []byte) string {
 	}
 	return fmt.Sprintf("%d spans: %s", rejected, msg)
 }
+
+// returnsWhenContextEnds: net/http ends a request, and the retry wait
+// ends, when the export's context does (contextBound).
+func (*otlpHTTPExporter) returnsWhenContextEnds() {}
 
 func (e *otlpHTTPExporter) Shutdown(context.Context) error {
 	e.stopped.Store(true)

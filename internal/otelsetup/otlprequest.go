@@ -1,6 +1,8 @@
 package otelsetup
 
 import (
+	"slices"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -46,35 +48,54 @@ func keyOf(s sdktrace.ReadOnlySpan) groupKey {
 // group sorts spans by resource, then by scope: resources in the order of
 // their first span, each resource's scopes likewise, and each group's spans
 // in their order. Groups of one resource are adjacent.
+//
+// A function's spans come from one resource and a few scopes, so a linear
+// search finds a span's group: maps cost more to build on every flush than
+// they save.
 func group(spans []encodedSpan) []spanGroup {
 	type resourceGroups struct {
-		res    *resource.Resource
+		key    resourceKey
 		groups []spanGroup
-		index  map[instrumentation.Scope]int
 	}
-	var resources []*resourceGroups
-	byResource := map[resourceKey]*resourceGroups{}
+	var resources []resourceGroups
 	for _, s := range spans {
 		key := keyOf(s.span)
-		r, ok := byResource[key.resourceKey]
-		if !ok {
-			r = &resourceGroups{res: s.span.Resource(), index: map[instrumentation.Scope]int{}}
-			byResource[key.resourceKey] = r
-			resources = append(resources, r)
+		r := slices.IndexFunc(resources, func(r resourceGroups) bool { return r.key == key.resourceKey })
+		if r < 0 {
+			r = len(resources)
+			resources = append(resources, resourceGroups{key: key.resourceKey})
 		}
-		i, ok := r.index[key.scope]
-		if !ok {
-			i = len(r.groups)
-			r.index[key.scope] = i
-			r.groups = append(r.groups, spanGroup{res: r.res, scope: key.scope})
+		groups := &resources[r].groups
+		i := slices.IndexFunc(*groups, func(g spanGroup) bool { return g.scope == key.scope })
+		if i < 0 {
+			i = len(*groups)
+			res := s.span.Resource()
+			if i > 0 {
+				res = (*groups)[0].res // the first span's, as before
+			}
+			*groups = append(*groups, spanGroup{res: res, scope: key.scope})
 		}
-		r.groups[i].spans = append(r.groups[i].spans, s)
+		(*groups)[i].spans = append((*groups)[i].spans, s)
 	}
 	var out []spanGroup
 	for _, r := range resources {
 		out = append(out, r.groups...)
 	}
 	return out
+}
+
+// requestSizeHint is about what appendRequest writes for groups: their
+// spans, and room for a resource and a scope per group. A buffer of that
+// capacity is allocated once instead of grown a dozen times from nothing.
+func requestSizeHint(groups []spanGroup) int {
+	n := 0
+	for _, g := range groups {
+		n += 1024
+		for _, s := range g.spans {
+			n += fieldSize(len(s.body))
+		}
+	}
+	return n
 }
 
 // appendRequest writes an ExportTraceServiceRequest holding the groups
@@ -127,10 +148,15 @@ func sameResource(a, b *resource.Resource) bool {
 	return a == b || (a.Equivalent() == b.Equivalent() && a.SchemaURL() == b.SchemaURL())
 }
 
+// spanSizeHint is about what a span of a Lambda function takes encoded (a
+// name, ids, times, a few attributes): encodeSpans's buffer starts that
+// large per span rather than grow from nothing on every flush.
+const spanSizeHint = 256
+
 // encodeSpans encodes each span whole, into one shared buffer.
 func encodeSpans(spans []sdktrace.ReadOnlySpan) []encodedSpan {
 	out := make([]encodedSpan, len(spans))
-	var buf []byte
+	buf := make([]byte, 0, spanSizeHint*len(spans))
 	for i, s := range spans {
 		start := len(buf)
 		buf = appendSpan(buf, s, spanLimits{})

@@ -35,6 +35,9 @@ import (
 //     by its context) rather than starting more.
 type invocationProcessor struct {
 	exp sdktrace.SpanExporter
+	// inline: exp returns once its context ends (contextBound), so a flush
+	// may export in its own goroutine.
+	inline bool
 	// slots holds a token for each export under way: a semaphore, so that
 	// a flush can wait for a free one together with its context.
 	slots chan struct{}
@@ -82,8 +85,20 @@ const (
 	maxErrs = 8
 )
 
+// contextBound is implemented by the exporters that return as soon as the
+// context of their export ends, otelsetup's own: a flush can then export in
+// its own goroutine and still keep its bound. Any other exporter runs in a
+// goroutine of its own that the flush leaves behind at the bound, which costs
+// every flush a hand-off there and back, and the new goroutine's stack grown
+// again through the encoder and net/http (5% of an invocation's CPU in
+// BenchmarkInvocation's profile).
+type contextBound interface {
+	returnsWhenContextEnds()
+}
+
 func newInvocationProcessor(exp sdktrace.SpanExporter) *invocationProcessor {
-	return &invocationProcessor{exp: exp, slots: make(chan struct{}, maxExports)}
+	_, inline := exp.(contextBound)
+	return &invocationProcessor{exp: exp, inline: inline, slots: make(chan struct{}, maxExports)}
 }
 
 var _ sdktrace.SpanProcessor = (*invocationProcessor)(nil)
@@ -228,8 +243,9 @@ func (p *invocationProcessor) flush(ctx context.Context) error {
 	p.mu.Unlock()
 
 	if own != nil {
-		if ctx.Done() == nil {
-			// Nothing to select on: the caller waits as long as it takes.
+		if ctx.Done() == nil || p.inline {
+			// Nothing to select on (the caller waits as long as it takes),
+			// or an exporter that returns when ctx ends.
 			p.run(ctx, own, batch)
 		} else {
 			// The export may ignore ctx; the flush must not.

@@ -334,3 +334,49 @@ func TestInvocationProcessorAfterShutdown(t *testing.T) {
 		})
 	}
 }
+
+// boundExporter is a countingExporter that says it returns when its
+// context ends, and records whether it was called from within the flush.
+type boundExporter struct {
+	countingExporter
+	inFlush bool
+}
+
+func (*boundExporter) returnsWhenContextEnds() {}
+
+func (e *boundExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	for {
+		f, more := frames.Next()
+		e.inFlush = e.inFlush || strings.HasSuffix(f.Function, "(*invocationProcessor).flush")
+		if !more {
+			break
+		}
+	}
+	return e.countingExporter.ExportSpans(ctx, spans)
+}
+
+// TestInvocationProcessorExportsInTheFlushWhenBound: an exporter that
+// returns when its context ends (otelsetup's own) runs on the flushing
+// goroutine, with no hand-off to another; any other still runs apart, so
+// that a flush can leave it behind at its bound (FlushIgnoredContext).
+func TestInvocationProcessorExportsInTheFlushWhenBound(t *testing.T) {
+	exp := &boundExporter{countingExporter: countingExporter{fail: errors.New("refused")}}
+	p := newInvocationProcessor(exp)
+	endSpans(p, 2, true)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.ForceFlush(ctx); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("ForceFlush() = %v, want the export's error", err)
+	}
+	if !exp.inFlush {
+		t.Error("the export ran apart from the flush")
+	}
+	if n, _ := exp.total(); n != 2 {
+		t.Errorf("exported %d spans, want 2", n)
+	}
+	if newInvocationProcessor(&countingExporter{}).inline {
+		t.Error("an exporter that does not say it returns when its context ends runs in the flush")
+	}
+}

@@ -76,25 +76,33 @@ func daemonAddress(v string) (*net.UDPAddr, error) {
 }
 
 // udpExporter sends each export as one or more datagrams, none larger
-// than maxDatagram.
+// than maxDatagram. Concurrent invocations' flushes export at once
+// (AWS_LAMBDA_MAX_CONCURRENCY > 1): mu guards only the socket's field, never
+// an encoding or a send, since a UDP socket takes concurrent writes, each
+// datagram whole.
 type udpExporter struct {
-	addr        *net.UDPAddr
+	addr        net.Addr
 	maxDatagram int
 
 	mu   sync.Mutex
-	conn *net.UDPConn // nil once shut down
+	conn net.PacketConn // nil once shut down
 }
 
 func (e *udpExporter) Shutdown(context.Context) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.conn == nil {
+	conn := e.conn
+	e.conn = nil
+	e.mu.Unlock()
+	if conn == nil {
 		return nil
 	}
-	err := e.conn.Close()
-	e.conn = nil
-	return err
+	// An export still sending gets net.ErrClosed, an error it reports.
+	return conn.Close()
 }
+
+// returnsWhenContextEnds: a send waits udpWriteTimeout at most, and the
+// context is checked after each (contextBound).
+func (*udpExporter) returnsWhenContextEnds() {}
 
 // maxPayload is the largest protobuf request whose datagram fits.
 func (e *udpExporter) maxPayload() int {
@@ -103,8 +111,9 @@ func (e *udpExporter) maxPayload() int {
 
 func (e *udpExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.conn == nil {
+	conn := e.conn
+	e.mu.Unlock()
+	if conn == nil {
 		return errors.New("xrayudp: exporter is shut down")
 	}
 	batches, dropped := splitSpans(encodeSpans(spans), e.maxPayload())
@@ -117,7 +126,7 @@ func (e *udpExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnly
 	var payload []byte
 	for _, batch := range batches {
 		payload = appendRequest(payload[:0], group(batch))
-		if err := e.send(payload); err != nil {
+		if err := e.send(conn, payload); err != nil {
 			errs = append(errs, err)
 		}
 		if ctx.Err() != nil {
@@ -128,15 +137,17 @@ func (e *udpExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnly
 	return errors.Join(errs...)
 }
 
-func (e *udpExporter) send(payload []byte) error {
+func (e *udpExporter) send(conn net.PacketConn, payload []byte) error {
 	buf := make([]byte, 0, len(udpProtocolHeader)+len(udpSampledPrefix)+base64.StdEncoding.EncodedLen(len(payload)))
 	buf = append(buf, udpProtocolHeader...)
 	buf = append(buf, udpSampledPrefix...)
 	buf = base64.StdEncoding.AppendEncode(buf, payload)
-	if err := e.conn.SetWriteDeadline(time.Now().Add(udpWriteTimeout)); err != nil {
+	// The deadline is the socket's, shared by concurrent sends: each moves
+	// it to its own start plus the timeout, so none waits much longer.
+	if err := conn.SetWriteDeadline(time.Now().Add(udpWriteTimeout)); err != nil {
 		return fmt.Errorf("xrayudp: %w", err)
 	}
-	if _, err := e.conn.WriteToUDP(buf, e.addr); err != nil {
+	if _, err := conn.WriteTo(buf, e.addr); err != nil {
 		return fmt.Errorf("xrayudp: send %d bytes to %s: %w", len(buf), e.addr, err)
 	}
 	return nil

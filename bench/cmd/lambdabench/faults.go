@@ -168,6 +168,6 @@ func (r *report) writeFaults(p func(string, ...any)) {
 		p("| %s | %s | %s | %s | %d of %d | %s |", f.name, ms(added50), ms(addedMax), yes(addedMax <= bound), f.reports, len(f.faulty), recovered)
 	}
 	p("")
-	p(faultsText)
+	p("%s", faultsText)
 	p("")
 }

@@ -15,6 +15,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -59,11 +60,12 @@ type plan struct {
 	growth      int // invocations per variant and size
 	hotpathRuns int // go test -count for the hot-path benchmarks
 	faults      int // invocations per collector fault, and against the healthy one
+	concurrent  int // invocations per variant with inFlight in flight
 }
 
 var (
-	full  = plan{coldStarts: 30, warm: 2000, rssFirst: 1000, rssSecond: 10000, growth: 40, hotpathRuns: 6, faults: 20}
-	short = plan{coldStarts: 3, warm: 50, rssFirst: 50, rssSecond: 100, growth: 3, hotpathRuns: 1, faults: 2}
+	full  = plan{coldStarts: 30, warm: 2000, rssFirst: 1000, rssSecond: 10000, growth: 40, hotpathRuns: 6, faults: 20, concurrent: 8000}
+	short = plan{coldStarts: 3, warm: 50, rssFirst: 50, rssSecond: 100, growth: 3, hotpathRuns: 1, faults: 2, concurrent: 80}
 )
 
 func main() {
@@ -116,6 +118,10 @@ func run(ctx context.Context, p plan, isShort bool, out string) error {
 		{"e", "otelsetup built with -tags otlpgrpc, OTLP/gRPC", "otelsetup-grpc", map[string]string{
 			"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + rec.grpc}},
 		{"f", "otelsetup, OTEL_SDK_DISABLED=true", "otelsetup", map[string]string{"OTEL_SDK_DISABLED": "true"}},
+		{"g", "X-Ray SDK for Go v2.0.0, UDP to the daemon", "xraysdk", map[string]string{
+			"AWS_XRAY_DAEMON_ADDRESS": rec.udp}},
+		{"h", "otelsetup with otelaws's middleware, OTLP/HTTP", "otelaws", map[string]string{
+			"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + rec.http}},
 	}
 
 	r := &report{Variants: variants, Short: isShort, Plan: p}
@@ -143,6 +149,10 @@ func run(ctx context.Context, p plan, isShort bool, out string) error {
 	}
 	log.Printf("memory: RSS after %d and %d invocations", p.rssFirst, p.rssSecond)
 	if r.RSS, err = measureRSS(ctx, variants, bins, p.rssFirst, p.rssSecond); err != nil {
+		return err
+	}
+	log.Printf("concurrency: %d invocations per variant, %d in flight", p.concurrent, inFlight)
+	if r.Concurrency, err = measureConcurrency(ctx, variants, bins, p.concurrent); err != nil {
 		return err
 	}
 	log.Printf("collector faults: %d invocations per fault (about a second each)", p.faults)
@@ -180,6 +190,8 @@ var builds = []struct{ name, dir, tags string }{
 	{"otelsetup", "otelsetup", ""},
 	{"otelsetup-grpc", "otelsetup", "otlpgrpc"},
 	{"stock", "stock", ""},
+	{"xraysdk", "xraysdk", ""},
+	{"otelaws", "otelaws", ""},
 }
 
 // build compiles each function twice: for this machine, to run it, and as
@@ -490,9 +502,9 @@ func (r *receivers) counts() map[string]int {
 func hotpaths(ctx context.Context, root string, count int) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", strconv.Itoa(count), "./hotpath")
 	cmd.Dir = filepath.Join(root, "bench")
-	raw, err := cmd.Output()
+	raw, err := stdout(cmd)
 	if err != nil {
-		return "", fmt.Errorf("go test -bench ./hotpath: %w\n%s", err, raw)
+		return "", fmt.Errorf("go test -bench ./hotpath: %w", err)
 	}
 	f, err := os.CreateTemp("", "hotpath-*.txt")
 	if err != nil {
@@ -505,11 +517,25 @@ func hotpaths(ctx context.Context, root string, count int) (string, error) {
 	_ = f.Close()
 	stat := exec.CommandContext(ctx, "go", "tool", "benchstat", "-col", "/impl", f.Name())
 	stat.Dir = filepath.Join(root, "bench")
-	b, err := stat.CombinedOutput()
+	b, err := stdout(stat)
 	if err != nil {
-		return "", fmt.Errorf("benchstat: %w\n%s", err, b)
+		return "", fmt.Errorf("benchstat: %w", err)
 	}
 	return strings.ReplaceAll(string(b), f.Name(), "hotpath"), nil
+}
+
+// stdout runs cmd and returns what it printed on stdout alone: the go
+// command reports on stderr what it does besides ("go: downloading …" when
+// a tool's module is not in the cache yet), which must not end up in a
+// table. stderr comes back in the error when cmd fails.
+func stdout(cmd *exec.Cmd) ([]byte, error) {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("%w\n%s%s", err, out, stderr.Bytes())
+	}
+	return out, nil
 }
 
 func machine() string {

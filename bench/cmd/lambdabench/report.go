@@ -17,14 +17,15 @@ type report struct {
 	Date      string
 	GoVersion string
 
-	Size     map[string]int64                      // by variant: stripped linux/arm64 bytes
-	Init     map[string][]time.Duration            // by variant
-	Warm     map[string][]time.Duration            // by variant
-	Growth   map[string]map[string][]time.Duration // by size, then variant
-	RSS      map[string][2]int64                   // by variant: kB after the first and second count
-	Faults   []faultResult                         // by fault, in faultcollector.Faults' order, then xrayudp
-	Hotpaths string                                // benchstat's table
-	Received map[string]int
+	Size        map[string]int64                      // by variant: stripped linux/arm64 bytes
+	Init        map[string][]time.Duration            // by variant
+	Warm        map[string][]time.Duration            // by variant
+	Growth      map[string]map[string][]time.Duration // by size, then variant
+	RSS         map[string][2]int64                   // by variant: kB after the first and second count
+	Concurrency map[string]concurrencyResult          // by variant: (a), (b) and (d)
+	Faults      []faultResult                         // by fault, in faultcollector.Faults' order, then xrayudp
+	Hotpaths    string                                // benchstat's table
+	Received    map[string]int
 }
 
 // The variants every ratio is taken against.
@@ -94,6 +95,9 @@ func (r *report) write(w io.Writer) error {
 	r.writeSize(p)
 	r.writeRSS(p)
 	r.writeGrowth(p)
+	r.writeXRaySDK(p)
+	r.writeSavings(p)
+	r.writeConcurrency(p)
 	r.writeFaults(p)
 	p("## Hot paths")
 	p("")
@@ -103,7 +107,7 @@ func (r *report) write(w io.Writer) error {
 	b.WriteString(strings.TrimRight(r.Hotpaths, "\n") + "\n")
 	p("```")
 	p("")
-	p(hotpathText)
+	p("%s", hotpathText)
 	p("")
 	keys := make([]string, 0, len(r.Received))
 	for k := range r.Received {
@@ -160,7 +164,7 @@ func (r *report) writeInit(p func(string, ...any)) {
 		p("| (%s) %s | %s | %s | %s | %s | %s |", v.id, v.title, ms(p50), ms(p90), ms(p50-a), ratio(float64(p50), float64(a)), ratio(float64(p50), float64(c)))
 	}
 	p("")
-	p(initText)
+	p("%s", initText)
 	p("")
 }
 
@@ -178,7 +182,7 @@ func (r *report) writeWarm(p func(string, ...any)) {
 		p("| (%s) %s | %s | %s | %s | %s | %s | %s |", v.id, v.title, ms(p50), ms(p99), ms(p50-a50), ms(p99-a99), ratio(float64(p50), float64(c50)), ratio(float64(p99), float64(c99)))
 	}
 	p("")
-	p(warmText)
+	p("%s", warmText)
 	p("")
 }
 
@@ -200,7 +204,7 @@ func (r *report) writeSize(p func(string, ...any)) {
 		p("| %s (%s) | %d | %s | %s |", v.function, v.id, r.Size[v.id], ratio(s, a), ratio(s, c))
 	}
 	p("")
-	p(sizeText)
+	p("%s", sizeText)
 	p("")
 }
 
@@ -217,7 +221,7 @@ func (r *report) writeRSS(p func(string, ...any)) {
 		p("| (%s) %s | %d kB | %d kB | %+d kB | %s | %s |", v.id, v.title, m[0], m[1], m[1]-m[0], ratio(float64(m[1]), a), ratio(float64(m[1]), c))
 	}
 	p("")
-	p(rssText)
+	p("%s", rssText)
 	p("")
 }
 
@@ -261,6 +265,6 @@ func (r *report) writeGrowth(p func(string, ...any)) {
 		p("%s", row)
 	}
 	p("")
-	p(growthText)
+	p("%s", growthText)
 	p("")
 }
