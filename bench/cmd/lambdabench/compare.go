@@ -1,6 +1,10 @@
 package main
 
-import "time"
+import (
+	"time"
+
+	"github.com/xray-tracer/xray-tracer/internal/local/benchmd"
+)
 
 // The variants the comparisons below are taken against.
 const (
@@ -28,19 +32,19 @@ func (r *report) writeXRaySDK(p func(string, ...any)) {
 			g = v
 		}
 	}
-	gi, g50, g99, gs := pct(r.Init[g.id], .5), pct(r.Warm[g.id], .5), pct(r.Warm[g.id], .99), float64(r.Size[g.id])
+	gi, g50, g99, gs := benchmd.Percentile(r.Init[g.id], .5), benchmd.Percentile(r.Warm[g.id], .5), benchmd.Percentile(r.Warm[g.id], .99), float64(r.Size[g.id])
 	for _, id := range []string{xraySDK, xrayUDP, ours} {
 		for _, v := range r.Variants {
 			if v.id != id {
 				continue
 			}
-			i, w50, w99, s := pct(r.Init[id], .5), pct(r.Warm[id], .5), pct(r.Warm[id], .99), float64(r.Size[id])
+			i, w50, w99, s := benchmd.Percentile(r.Init[id], .5), benchmd.Percentile(r.Warm[id], .5), benchmd.Percentile(r.Warm[id], .99), float64(r.Size[id])
 			p("| (%s) %s | %s | %s | %s | %s | %s | %s | %.1f MB | %s |", id, v.title, ms(i), ratio(float64(i), float64(gi)), ms(w50), ratio(float64(w50), float64(g50)), ms(w99), ratio(float64(w99), float64(g99)), s/1e6, ratio(s, gs))
 		}
 	}
 	p("")
-	d50, d99, di := pct(r.Warm[xrayUDP], .5), pct(r.Warm[xrayUDP], .99), pct(r.Init[xrayUDP], .5)
-	b50, b99, bi := pct(r.Warm[ours], .5), pct(r.Warm[ours], .99), pct(r.Init[ours], .5)
+	d50, d99, di := benchmd.Percentile(r.Warm[xrayUDP], .5), benchmd.Percentile(r.Warm[xrayUDP], .99), benchmd.Percentile(r.Init[xrayUDP], .5)
+	b50, b99, bi := benchmd.Percentile(r.Warm[ours], .5), benchmd.Percentile(r.Warm[ours], .99), benchmd.Percentile(r.Init[ours], .5)
 	p("| goal | measured | |")
 	p("|---|---|---|")
 	p("| xrayudp warm p50 ≤ X-Ray SDK | %s vs %s | %s |", ms(d50), ms(g50), yes(d50 <= g50))
@@ -70,9 +74,9 @@ func (r *report) writeSavings(p func(string, ...any)) {
 		{"the exporter: upstream OTLP/gRPC (gRPC, protobuf runtime) instead of otelsetup's OTLP/HTTP encoder", withGRPC},
 		{"all of stock: otellambda, xrayconfig, otelaws, OTLP/gRPC", stock},
 	}
-	bs, bi, bw, br := r.Size[ours], pct(r.Init[ours], .5), pct(r.Warm[ours], .5), r.RSS[ours][1]
+	bs, bi, bw, br := r.Size[ours], benchmd.Percentile(r.Init[ours], .5), benchmd.Percentile(r.Warm[ours], .5), r.RSS[ours][1]
 	for _, x := range parts {
-		s, i, w, m := r.Size[x.id], pct(r.Init[x.id], .5), pct(r.Warm[x.id], .5), r.RSS[x.id][1]
+		s, i, w, m := r.Size[x.id], benchmd.Percentile(r.Init[x.id], .5), benchmd.Percentile(r.Warm[x.id], .5), r.RSS[x.id][1]
 		p("| %s | (%s) − (b) | %+.1f MB (%s) | %s | %s | %+d kB |", x.part, x.id, float64(s-bs)/1e6, ratio(float64(s), float64(bs)), signed(i-bi), signed(w-bw), m-br)
 	}
 	p("")

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xray-tracer/xray-tracer/internal/local/benchmd"
 	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
 )
 
@@ -121,14 +122,14 @@ func (r *report) writeConcurrency(p func(string, ...any)) {
 	p("| variant | invocations/s | ÷ (a) | p50 | p99 | p99 − (a) |")
 	p("|---|---|---|---|---|---|")
 	a := r.Concurrency[control]
-	a99 := pct(a.durations, .99)
+	a99 := benchmd.Percentile(a.durations, .99)
 	for _, v := range r.Variants {
 		c, ok := r.Concurrency[v.id]
 		if !ok {
 			continue
 		}
-		p99 := pct(c.durations, .99)
-		p("| (%s) %s | %.0f | %s | %s | %s | %s |", v.id, v.title, c.throughput(), ratio(c.throughput(), a.throughput()), ms(pct(c.durations, .5)), ms(p99), ms(p99-a99))
+		p99 := benchmd.Percentile(c.durations, .99)
+		p("| (%s) %s | %.0f | %s | %s | %s | %s |", v.id, v.title, c.throughput(), ratio(c.throughput(), a.throughput()), ms(benchmd.Percentile(c.durations, .5)), ms(p99), ms(p99-a99))
 	}
 	p("")
 	p("%s", concurrencyText)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xray-tracer/xray-tracer/internal/local/benchmd"
 	"github.com/xray-tracer/xray-tracer/internal/local/faultcollector"
 	"github.com/xray-tracer/xray-tracer/internal/local/sandbox"
 	"github.com/xray-tracer/xray-tracer/internal/otelsetup"
@@ -159,8 +160,8 @@ func (r *report) writeFaults(p func(string, ...any)) {
 	p("| fault | added p50 | added max | within %v | lost flushes reported | spans after recovery |", bound)
 	p("|---|---|---|---|---|---|")
 	for _, f := range r.Faults {
-		base := pct(f.healthy, .5)
-		added50, addedMax := pct(f.faulty, .5)-base, pct(f.faulty, 1)-base
+		base := benchmd.Percentile(f.healthy, .5)
+		added50, addedMax := benchmd.Percentile(f.faulty, .5)-base, benchmd.Percentile(f.faulty, 1)-base
 		recovered := "arrived"
 		if !f.recovered {
 			recovered = "**lost**"

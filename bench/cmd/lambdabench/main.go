@@ -164,7 +164,7 @@ func run(ctx context.Context, p plan, isShort bool, out string) error {
 		return err
 	}
 	r.Received = rec.counts()
-	r.Machine = machine()
+	r.Machine = benchmd.Machine()
 	r.Date = time.Now().UTC().Format("2006-01-02 15:04 MST")
 	r.GoVersion = runtime.Version()
 	var doc strings.Builder
@@ -536,17 +536,4 @@ func stdout(cmd *exec.Cmd) ([]byte, error) {
 		return out, fmt.Errorf("%w\n%s%s", err, out, stderr.Bytes())
 	}
 	return out, nil
-}
-
-func machine() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.SplitSeq(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "model name"); ok {
-				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%s/%s, %d cores (%s)", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), model)
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/xray-tracer/xray-tracer/internal/local/benchmd"
 )
 
 // report is everything one run measured.
@@ -34,16 +36,6 @@ const (
 	stock   = "c"
 	ours    = "b"
 )
-
-func pct(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(q*float64(len(s)) + 0.5)
-	return s[min(max(i-1, 0), len(s)-1)]
-}
 
 func ms(d time.Duration) string {
 	switch {
@@ -124,12 +116,12 @@ func (r *report) write(w io.Writer) error {
 }
 
 func (r *report) writeBudgets(p func(string, ...any)) {
-	initA, initB, initC := pct(r.Init[control], .5), pct(r.Init[ours], .5), pct(r.Init[stock], .5)
-	warmA50, warmB50, warmC50 := pct(r.Warm[control], .5), pct(r.Warm[ours], .5), pct(r.Warm[stock], .5)
-	warmA99, warmB99, warmC99 := pct(r.Warm[control], .99), pct(r.Warm[ours], .99), pct(r.Warm[stock], .99)
+	initA, initB, initC := benchmd.Percentile(r.Init[control], .5), benchmd.Percentile(r.Init[ours], .5), benchmd.Percentile(r.Init[stock], .5)
+	warmA50, warmB50, warmC50 := benchmd.Percentile(r.Warm[control], .5), benchmd.Percentile(r.Warm[ours], .5), benchmd.Percentile(r.Warm[stock], .5)
+	warmA99, warmB99, warmC99 := benchmd.Percentile(r.Warm[control], .99), benchmd.Percentile(r.Warm[ours], .99), benchmd.Percentile(r.Warm[stock], .99)
 	sizeA, sizeB, sizeC := float64(r.Size[control]), float64(r.Size[ours]), float64(r.Size[stock])
 	rssB := r.RSS[ours]
-	thousand := pct(r.Growth["1000 spans"][ours], .5)
+	thousand := benchmd.Percentile(r.Growth["1000 spans"][ours], .5)
 
 	p("## Budgets")
 	p("")
@@ -158,9 +150,9 @@ func (r *report) writeInit(p func(string, ...any)) {
 	p("")
 	p("| variant | p50 | p90 | p50 − (a) | p50 ÷ (a) | p50 ÷ (c) |")
 	p("|---|---|---|---|---|---|")
-	a, c := pct(r.Init[control], .5), pct(r.Init[stock], .5)
+	a, c := benchmd.Percentile(r.Init[control], .5), benchmd.Percentile(r.Init[stock], .5)
 	for _, v := range r.Variants {
-		p50, p90 := pct(r.Init[v.id], .5), pct(r.Init[v.id], .9)
+		p50, p90 := benchmd.Percentile(r.Init[v.id], .5), benchmd.Percentile(r.Init[v.id], .9)
 		p("| (%s) %s | %s | %s | %s | %s | %s |", v.id, v.title, ms(p50), ms(p90), ms(p50-a), ratio(float64(p50), float64(a)), ratio(float64(p50), float64(c)))
 	}
 	p("")
@@ -175,10 +167,10 @@ func (r *report) writeWarm(p func(string, ...any)) {
 	p("")
 	p("| variant | p50 | p99 | p50 − (a) | p99 − (a) | p50 ÷ (c) | p99 ÷ (c) |")
 	p("|---|---|---|---|---|---|---|")
-	a50, a99 := pct(r.Warm[control], .5), pct(r.Warm[control], .99)
-	c50, c99 := pct(r.Warm[stock], .5), pct(r.Warm[stock], .99)
+	a50, a99 := benchmd.Percentile(r.Warm[control], .5), benchmd.Percentile(r.Warm[control], .99)
+	c50, c99 := benchmd.Percentile(r.Warm[stock], .5), benchmd.Percentile(r.Warm[stock], .99)
 	for _, v := range r.Variants {
-		p50, p99 := pct(r.Warm[v.id], .5), pct(r.Warm[v.id], .99)
+		p50, p99 := benchmd.Percentile(r.Warm[v.id], .5), benchmd.Percentile(r.Warm[v.id], .99)
 		p("| (%s) %s | %s | %s | %s | %s | %s | %s |", v.id, v.title, ms(p50), ms(p99), ms(p50-a50), ms(p99-a99), ratio(float64(p50), float64(c50)), ratio(float64(p99), float64(c99)))
 	}
 	p("")
@@ -241,10 +233,10 @@ func (r *report) writeGrowth(p func(string, ...any)) {
 	for _, v := range r.Variants {
 		row := fmt.Sprintf("| (%s) %s |", v.id, v.title)
 		for _, g := range growthSizes {
-			d := pct(r.Growth[g.name][v.id], .5)
+			d := benchmd.Percentile(r.Growth[g.name][v.id], .5)
 			cell := ms(d)
 			if v.id != control {
-				per := (d - pct(r.Growth[g.name][control], .5)) / time.Duration(g.spans)
+				per := (d - benchmd.Percentile(r.Growth[g.name][control], .5)) / time.Duration(g.spans)
 				cell += " (" + ms(per) + "/span)"
 			}
 			row += " " + cell + " |"
@@ -259,8 +251,8 @@ func (r *report) writeGrowth(p func(string, ...any)) {
 	for _, v := range r.Variants {
 		row := fmt.Sprintf("| (%s) %s |", v.id, v.title)
 		for _, g := range growthSizes {
-			d := float64(pct(r.Growth[g.name][v.id], .5))
-			row += fmt.Sprintf(" %s, %s |", ratio(d, float64(pct(r.Growth[g.name][control], .5))), ratio(d, float64(pct(r.Growth[g.name][stock], .5))))
+			d := float64(benchmd.Percentile(r.Growth[g.name][v.id], .5))
+			row += fmt.Sprintf(" %s, %s |", ratio(d, float64(benchmd.Percentile(r.Growth[g.name][control], .5))), ratio(d, float64(benchmd.Percentile(r.Growth[g.name][stock], .5))))
 		}
 		p("%s", row)
 	}
