@@ -85,3 +85,63 @@ func Screenshot(t testing.TB, ctx context.Context, name string, dirs ...string) 
 		t.Logf("screenshot: %s", file)
 	}
 }
+
+// A TimelineRow is one segment or subsegment in the page's timeline.
+type TimelineRow struct {
+	Name, Status string
+	Depth        int
+}
+
+// A Timeline is what the page shows of one trace with a failure: its rows,
+// and the first cause's exception text and stack depth.
+type Timeline struct {
+	Rows      []TimelineRow
+	Exception string
+	Frames    int
+}
+
+// Names lists the rows' names.
+func (tl Timeline) Names() []string {
+	names := make([]string, len(tl.Rows))
+	for i, r := range tl.Rows {
+		names[i] = r.Name
+	}
+	return names
+}
+
+// Faulted reports whether a row called name is a fault.
+func (tl Timeline) Faulted(name string) bool {
+	for _, r := range tl.Rows {
+		if r.Name == name && r.Status == "fault" {
+			return true
+		}
+	}
+	return false
+}
+
+// ReadTimeline opens the page at base on the trace id (X-Ray form), waits
+// until its timeline and a cause are drawn, and reads them from the DOM.
+func ReadTimeline(t testing.TB, ctx context.Context, base, id string) Timeline {
+	t.Helper()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/#/trace/"+id),
+		chromedp.Reload(), // a change of the hash alone does not reload the page
+		chromedp.WaitVisible(chromedp.CSS(`table.timeline tbody tr`)),
+		chromedp.WaitVisible(chromedp.CSS(`.segment-details .exception`)),
+	); err != nil {
+		t.Fatalf("timeline of %s: %v", id, err)
+	}
+	var tl Timeline
+	var err error
+	if tl.Rows, err = chromedp.Run(ctx, chromedp.Evaluate[[]TimelineRow](`Array.from(document.querySelectorAll('table.timeline tbody tr')).map(r => ({
+		Name: r.dataset.name, Status: r.dataset.status, Depth: +r.dataset.depth}))`)); err != nil {
+		t.Fatal(err)
+	}
+	if tl.Exception, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`.segment-details .exception`))); err != nil {
+		t.Fatal(err)
+	}
+	if tl.Frames, err = chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.segment-details ol.stack li').length`)); err != nil {
+		t.Fatal(err)
+	}
+	return tl
+}

@@ -137,50 +137,20 @@ func TestLocalXRayViewInBrowser(t *testing.T) {
 	// pattern, the http function's fault with its exception and stack.
 	id := ids[len(ids)-1].String()
 	xid := "1-" + id[:8] + "-" + id[8:]
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(page+"/#/trace/"+xid),
-		chromedp.Reload(), // a change of the hash alone does not reload the page
-		chromedp.WaitVisible(chromedp.CSS(`table.timeline tbody tr`)),
-		chromedp.WaitVisible(chromedp.CSS(`.segment-details .exception`)),
-	); err != nil {
-		t.Fatalf("timeline of %s: %v", xid, err)
-	}
-	type row struct {
-		Name, Status string
-		Depth        int
-	}
-	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]row](`Array.from(document.querySelectorAll('table.timeline tbody tr')).map(r => ({
-		Name: r.dataset.name, Status: r.dataset.status, Depth: +r.dataset.depth}))`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	exception, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`.segment-details .exception`)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	frames, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.segment-details ol.stack li').length`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) == 0 || rows[0].Name != "xray-tracer-api/prod" || rows[0].Depth != 0 {
-		t.Errorf("timeline rows %+v, want the API stage first", rows)
-	}
-	var names []string
-	faulted := false
-	for _, r := range rows {
-		names = append(names, r.Name)
-		faulted = faulted || (r.Name == "http" && r.Status == "fault")
+	tl := browsertest.ReadTimeline(t, ctx, page, xid)
+	if len(tl.Rows) == 0 || tl.Rows[0].Name != "xray-tracer-api/prod" || tl.Rows[0].Depth != 0 {
+		t.Errorf("timeline rows %+v, want the API stage first", tl.Rows)
 	}
 	for _, want := range []string{"fan-out", "dynamo", "DynamoDB", "SQS", "SNS", "127.0.0.1", "second-topic", "external HTTP Request", "process_message"} {
-		if !slices.Contains(names, want) {
-			t.Errorf("timeline lacks %q: %v", want, names)
+		if !slices.Contains(tl.Names(), want) {
+			t.Errorf("timeline lacks %q: %v", want, tl.Names())
 		}
 	}
-	if !faulted {
-		t.Errorf("no faulted http row: %+v", rows)
+	if !tl.Faulted("http") {
+		t.Errorf("no faulted http row: %+v", tl.Rows)
 	}
-	if !strings.Contains(exception, "simulated failure") || frames == 0 {
-		t.Errorf("exception %q with %d frames, want the simulated failure with its stack", exception, frames)
+	if !strings.Contains(tl.Exception, "simulated failure") || tl.Frames == 0 {
+		t.Errorf("exception %q with %d frames, want the simulated failure with its stack", tl.Exception, tl.Frames)
 	}
 	browsertest.Screenshot(t, ctx, "xrayview-trace.png", dirs...)
 }

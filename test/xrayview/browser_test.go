@@ -274,52 +274,20 @@ func TestBrowserTraces(t *testing.T) {
 	}
 	id := xrayview.Summaries(all, f)[0].ID
 
-	type row struct {
-		Name, Status string
-		Depth        int
-	}
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(srv.URL+"/#/trace/"+id),
-		chromedp.Reload(),
-		chromedp.WaitVisible(chromedp.CSS(`table.timeline tbody tr`)),
-		chromedp.WaitVisible(chromedp.CSS(`.segment-details .exception`)),
-	); err != nil {
-		t.Fatalf("timeline of %s: %v", id, err)
-	}
-	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]row](`Array.from(document.querySelectorAll('table.timeline tbody tr')).map(r => ({
-			Name: r.dataset.name, Status: r.dataset.status, Depth: +r.dataset.depth}))`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	exception, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`.segment-details .exception`)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	frames, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.segment-details ol.stack li').length`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) == 0 || rows[0].Name != "xray-tracer-api/prod" || rows[0].Depth != 0 {
-		t.Errorf("timeline rows %+v, want the API stage first", rows)
-	}
-	var names []string
-	faulted := map[string]bool{}
-	for _, r := range rows {
-		names = append(names, r.Name)
-		if r.Status == "fault" {
-			faulted[r.Name] = true
-		}
+	tl := browsertest.ReadTimeline(t, ctx, srv.URL, id)
+	if len(tl.Rows) == 0 || tl.Rows[0].Name != "xray-tracer-api/prod" || tl.Rows[0].Depth != 0 {
+		t.Errorf("timeline rows %+v, want the API stage first", tl.Rows)
 	}
 	for _, want := range []string{"fan-out", "DynamoDB", "SQS", "SNS", "127.0.0.1", "second-topic", "external HTTP Request", "process_message"} {
-		if !slices.Contains(names, want) {
-			t.Errorf("timeline lacks %q: %v", want, names)
+		if !slices.Contains(tl.Names(), want) {
+			t.Errorf("timeline lacks %q: %v", want, tl.Names())
 		}
 	}
-	if !faulted["http"] {
-		t.Errorf("no faulted http row: %+v", rows)
+	if !tl.Faulted("http") {
+		t.Errorf("no faulted http row: %+v", tl.Rows)
 	}
-	if !strings.Contains(exception, "httpcall.SimulatedFailure") || !strings.Contains(exception, "simulated failure") || frames == 0 {
-		t.Errorf("exception %q with %d frames, want the simulated failure with its stack", exception, frames)
+	if !strings.Contains(tl.Exception, "httpcall.SimulatedFailure") || !strings.Contains(tl.Exception, "simulated failure") || tl.Frames == 0 {
+		t.Errorf("exception %q with %d frames, want the simulated failure with its stack", tl.Exception, tl.Frames)
 	}
 	screenshot(t, ctx, root, "xrayview-trace.png")
 
