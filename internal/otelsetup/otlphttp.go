@@ -160,11 +160,20 @@ func (e *otlpHTTPExporter) ExportSpans(ctx context.Context, spans []sdktrace.Rea
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	delay := otlpFirstRetryDelay
+	// last is the latest failure that says something of the collector: an
+	// attempt cut short by the deadline says only that, and a report of
+	// "context deadline exceeded" alone would hide a collector that
+	// refused every connection before it.
+	var last error
 	for attempt := 1; ; attempt++ {
 		retry, wait, err := e.post(ctx, body)
+		if err != nil && !retry && ctx.Err() != nil && last != nil {
+			return fmt.Errorf("otlp: gave up after %d attempts: %w (last: %w)", attempt, ctx.Err(), last)
+		}
 		if err == nil || !retry {
 			return err
 		}
+		last = err
 		if wait == 0 {
 			// Full jitter, doubling up to the cap.
 			wait = time.Duration(rand.Int64N(int64(delay))) + time.Millisecond
@@ -181,7 +190,7 @@ func (e *otlpHTTPExporter) ExportSpans(ctx context.Context, spans []sdktrace.Rea
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("otlp: gave up after %d attempts: %w (last: %w)", attempt, ctx.Err(), err)
+			return fmt.Errorf("otlp: gave up after %d attempts: %w (last: %w)", attempt, ctx.Err(), last)
 		}
 	}
 }
