@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -116,16 +117,28 @@ func (e *udpExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnly
 	if conn == nil {
 		return errors.New("xrayudp: exporter is shut down")
 	}
-	batches, dropped := splitSpans(encodeSpans(spans), e.maxPayload())
+	encoded := encodeSpans(spans)
+	// An invocation's spans usually fit in one datagram: then the request
+	// is built once, and splitSpans's accounting (the size of every
+	// resource and scope entry, computed anew on every export) is skipped.
+	groups := group(encoded)
+	payload := appendRequest(make([]byte, 0, requestSizeHint(groups)), groups)
+	if len(payload) <= e.maxPayload() {
+		if err := e.send(conn, payload); err != nil {
+			return err
+		}
+		return nil
+	}
+	batches, dropped := splitSpans(encoded, e.maxPayload())
 	var errs []error
 	if dropped > 0 {
 		// Only a span trimmed to nothing more can come here: its name or
 		// resource alone is too large.
 		errs = append(errs, fmt.Errorf("xrayudp: dropped %d spans that do not fit in a datagram even trimmed", dropped))
 	}
-	var payload []byte
 	for _, batch := range batches {
-		payload = appendRequest(payload[:0], group(batch))
+		groups := group(batch)
+		payload = appendRequest(slices.Grow(payload[:0], requestSizeHint(groups)), groups)
 		if err := e.send(conn, payload); err != nil {
 			errs = append(errs, err)
 		}
