@@ -53,6 +53,15 @@ func keyOf(s sdktrace.ReadOnlySpan) groupKey {
 // search finds a span's group: maps cost more to build on every flush than
 // they save.
 func group(spans []encodedSpan) []spanGroup {
+	if len(spans) == 0 {
+		return nil
+	}
+	// Usually all of an export's spans are of one group (one resource, and
+	// otelsetup's scope): then the group is the spans as they came.
+	first := keyOf(spans[0].span)
+	if !slices.ContainsFunc(spans[1:], func(s encodedSpan) bool { return keyOf(s.span) != first }) {
+		return []spanGroup{{res: spans[0].span.Resource(), scope: first.scope, spans: spans}}
+	}
 	type resourceGroups struct {
 		key    resourceKey
 		groups []spanGroup
@@ -155,8 +164,15 @@ const spanSizeHint = 256
 
 // encodeSpans encodes each span whole, into one shared buffer.
 func encodeSpans(spans []sdktrace.ReadOnlySpan) []encodedSpan {
-	out := make([]encodedSpan, len(spans))
-	buf := make([]byte, 0, spanSizeHint*len(spans))
+	out, _ := encodeSpansInto(nil, nil, spans)
+	return out
+}
+
+// encodeSpansInto is encodeSpans writing into out's and buf's space, grown
+// as needed; it returns both, for the caller to use again.
+func encodeSpansInto(out []encodedSpan, buf []byte, spans []sdktrace.ReadOnlySpan) ([]encodedSpan, []byte) {
+	out = slices.Grow(out[:0], len(spans))[:len(spans)]
+	buf = slices.Grow(buf[:0], spanSizeHint*len(spans))
 	for i, s := range spans {
 		start := len(buf)
 		buf = appendSpan(buf, s, spanLimits{})
@@ -170,5 +186,5 @@ func encodeSpans(spans []sdktrace.ReadOnlySpan) []encodedSpan {
 		out[i].body = buf[off : off+n : off+n]
 		off += n
 	}
-	return out
+	return out, buf
 }

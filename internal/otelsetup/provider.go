@@ -45,6 +45,9 @@ type Tracing struct {
 	propagator   propagation.TextMapPropagator
 	serviceName  string
 	flushTimeout time.Duration
+	// extension is the registration that has Lambda send SIGTERM, begun by
+	// Setup in a Lambda sandbox and awaited by Start (sigterm.go).
+	extension *registration
 }
 
 // An Option changes what [Setup] builds.
@@ -137,6 +140,9 @@ func Setup(ctx context.Context, opts ...Option) (*Tracing, error) {
 		}
 		t.sdk = sdktrace.NewTracerProvider(tpOpts...)
 		t.provider = t.sdk
+		if api := getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
+			t.extension = registerExtension(api)
+		}
 	}
 	t.tracer = t.provider.Tracer(scopeName)
 	otel.SetTracerProvider(t.provider)

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -373,20 +372,18 @@ func ownFrame(function, file string) bool {
 // shuts the tracing down, flushing what is left, when Lambda sends SIGTERM
 // before it ends the sandbox. It does not return.
 //
+// Lambda sends SIGTERM only to a function that registered an extension
+// during Init: [Setup] begins that registration in the background, and Start
+// waits for it before the runtime asks for the first invocation, which ends
+// Init. To run code of your own on SIGTERM, signal.Notify a channel of your
+// own: each one notified receives it.
+//
 // opts are aws-lambda-go's options: Start gives them to [Wrap] (the decoder
 // and encoder options) and to lambda.StartWithOptions (WithContext,
-// WithContextValue). Do not pass lambda.WithEnableSIGTERM: Start enables
-// SIGTERM itself, and a second one would register Lambda's extension again
-// and run in each of Wrap's decoders. To run code of your own on SIGTERM, call
-// lambda.StartWithOptions(Wrap(t, handler), lambda.WithEnableSIGTERM(...))
-// with your callback and [Tracing.Shutdown].
+// WithContextValue). lambda.WithEnableSIGTERM is not needed: it would
+// register a second extension, one round trip to the Runtime API more in
+// every cold start, and run its callbacks in each of Wrap's decoders.
 func Start[In, Out any](t *Tracing, handler func(context.Context, In) (Out, error), opts ...lambda.Option) {
-	shutdown := lambda.WithEnableSIGTERM(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), t.flushTimeout)
-		defer cancel()
-		if err := t.Shutdown(ctx); err != nil {
-			otel.Handle(err)
-		}
-	})
-	lambda.StartWithOptions(Wrap(t, handler, opts...), append(slices.Clone(opts), shutdown)...)
+	t.shutdownOnSIGTERM()
+	lambda.StartWithOptions(Wrap(t, handler, opts...), opts...)
 }
