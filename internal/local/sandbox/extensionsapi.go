@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 )
 
 // The Extensions API, of which the stand-in serves what aws-lambda-go uses:
@@ -30,6 +31,35 @@ func (l *Lambda) registerExtension(w http.ResponseWriter, r *http.Request) {
 		// INVOKE and SHUTDOWN events would need the extension lifecycle,
 		// which the stand-in does not run.
 		runtimeError(w, http.StatusForbidden, "Extension.UnsupportedEvents", "the stand-in serves extensions that take no events")
+		return
+	}
+	// Lambda takes registrations during Init only, one per name, and
+	// answers as its Runtime Interface Emulator does
+	// (aws/aws-lambda-runtime-interface-emulator, lambda/rapi/handler/
+	// agentregister.go): a runtime that registers after its first poll for
+	// an invocation would never get SIGTERM.
+	l.mu.Lock()
+	p := l.proc
+	l.mu.Unlock()
+	if p == nil {
+		runtimeError(w, http.StatusInternalServerError, "Runtime.NoProcess", "no process is running")
+		return
+	}
+	select {
+	case <-p.polled:
+		runtimeError(w, http.StatusForbidden, "Extension.RegistrationClosed", "Extension registration closed already")
+		return
+	default:
+	}
+	name := r.Header.Get("Lambda-Extension-Name")
+	p.extMu.Lock()
+	taken := slices.Contains(p.extensions, name)
+	if !taken {
+		p.extensions = append(p.extensions, name)
+	}
+	p.extMu.Unlock()
+	if taken {
+		runtimeError(w, http.StatusForbidden, "Extension.InvalidExtensionState", "Extension with this name already registered")
 		return
 	}
 	w.Header().Set("Lambda-Extension-Identifier", NewRequestID())

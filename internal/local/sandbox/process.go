@@ -25,7 +25,8 @@ const (
 	initLimit = 10 * time.Second
 	// stopGrace is how long Close waits after SIGTERM before it kills: the
 	// Shutdown phase's limit for a function with an internal extension,
-	// which is what aws-lambda-go registers to get SIGTERM
+	// which is what a Go runtime registers to get SIGTERM (otelsetup.Setup,
+	// aws-lambda-go's lambda.WithEnableSIGTERM)
 	// (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html#runtimes-lifecycle-shutdown).
 	stopGrace = 500 * time.Millisecond
 )
@@ -49,6 +50,9 @@ type process struct {
 
 	exited  chan struct{} // closed once the process has exited and its output is copied
 	exitErr error
+
+	extMu      sync.Mutex
+	extensions []string // the names of the extensions it registered
 
 	served atomic.Int64 // invocations delivered
 }
@@ -206,11 +210,21 @@ func (p *process) kill() {
 	<-p.exited
 }
 
-// stop asks the process to end with SIGTERM, as Lambda does at shutdown, and
-// kills it after grace.
+// stop ends the process as Lambda's Shutdown phase does: with SIGTERM, then
+// SIGKILL after grace, when it registered an extension; otherwise with
+// SIGKILL at once, Lambda's default ("Any use of the extension register API
+// enables SIGTERM": aws-lambda-go, lambda/sigterm.go; the Shutdown phase,
+// https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html#runtimes-lifecycle-shutdown).
 func (p *process) stop(grace time.Duration) {
 	<-p.launched
 	if p.hasExited() || p.cmd.Process == nil {
+		return
+	}
+	p.extMu.Lock()
+	registered := len(p.extensions) > 0
+	p.extMu.Unlock()
+	if !registered {
+		p.kill()
 		return
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)

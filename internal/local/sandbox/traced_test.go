@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -220,5 +221,61 @@ func TestConcurrentInvocationsOfATracedBootstrap(t *testing.T) {
 		t.Errorf("the race detector reported a race in the bootstrap:\n%s", out)
 	} else if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Errorf("the test ran out of time; stderr:\n%s", out)
+	}
+}
+
+// TestShutdownFlushesWhatIsLeft: a span that ends after its invocation's
+// flush reaches the collector when the sandbox shuts down, which takes both
+// halves of otelsetup's SIGTERM handling: the extension registered during
+// Init (the stand-in, as Lambda, sends SIGTERM only then, and SIGKILL
+// otherwise) and the shutdown that Start runs on SIGTERM.
+func TestShutdownFlushesWhatIsLeft(t *testing.T) {
+	bootstrap := buildRace(t, "./testdata/traced")
+	collector := &otlpReceiver{}
+	srv := httptest.NewServer(collector)
+	defer srv.Close()
+	stderr := &lockedBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	l, err := Start(ctx, Function{
+		Name:      "traced",
+		Bootstrap: bootstrap,
+		Timeout:   20 * time.Second, // -race slows the process down
+		Env: map[string]string{
+			"OTEL_TRACES_EXPORTER":        "otlp",
+			"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL,
+		},
+		Stderr: stderr,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+
+	res, err := l.Invoke(ctx, []byte(`{"round":0,"n":1,"after":50}`), "Root=1-66f0a1b2-000000000000000000abc001;Parent=53995c3f42cd0001;Sampled=1")
+	if err != nil || res.Err != nil {
+		t.Fatalf("invoke: %v, %v", err, res.Err)
+	}
+	for !strings.Contains(stderr.String(), "ended the span after the answer") {
+		if ctx.Err() != nil {
+			t.Fatalf("the function never ended its late span; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	late := func() bool {
+		spans, _ := collector.received()
+		return slices.ContainsFunc(spans, func(s *tracepb.Span) bool { return s.Name == "after the answer" })
+	}
+	if late() {
+		t.Fatal(`"after the answer" reached the collector before the shutdown: the test shows nothing`)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if !late() {
+		t.Errorf("%q never reached the collector: no flush at SIGTERM; stderr:\n%s", "after the answer", stderr.String())
+	}
+	if out := stderr.String(); strings.Contains(out, "otelsetup:") {
+		t.Errorf("otelsetup reported a failure:\n%s", out)
 	}
 }

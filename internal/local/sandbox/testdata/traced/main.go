@@ -3,9 +3,11 @@
 // Its event {"round":R,"n":N} makes each invocation record a child span
 // "work" and wait there until the N invocations of round R are in the handler
 // at once, so that they really overlap in the process; it answers with its
-// request ID. It uses only
-// otelsetup.Setup and otelsetup.Start, and OpenTelemetry's global tracer,
-// which Setup installs.
+// request ID. With "after":M, it also starts a span "after the answer" that
+// a goroutine ends M ms after the invocation has answered, and then says so
+// on stderr: only the flush at SIGTERM sends that span (the Shutdown test).
+// It uses only otelsetup.Setup and otelsetup.Start, and OpenTelemetry's
+// global tracer, which Setup installs.
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"fmt"
 	"log"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"go.opentelemetry.io/otel"
@@ -24,6 +27,7 @@ import (
 type event struct {
 	Round int `json:"round"`
 	N     int `json:"n"`
+	After int `json:"after"`
 }
 
 // function holds what its invocations share; all of it is guarded.
@@ -43,6 +47,14 @@ type gate struct {
 func (f *function) handle(ctx context.Context, ev event) (string, error) {
 	ctx, span := f.tracer.Start(ctx, "work")
 	defer span.End()
+	if ev.After > 0 {
+		_, late := f.tracer.Start(ctx, "after the answer")
+		go func() {
+			time.Sleep(time.Duration(ev.After) * time.Millisecond)
+			late.End()
+			log.Print("ended the span after the answer")
+		}()
+	}
 	f.mu.Lock()
 	g := f.rounds[ev.Round]
 	if g == nil {
