@@ -93,7 +93,7 @@ func (r *report) write(w io.Writer) error {
 	r.writeFaults(p)
 	p("## Hot paths")
 	p("")
-	p("`go test -bench` of `bench/hotpath`, each path this project's way (`impl=otelsetup`) and the stock way (`impl=stock`), %d runs each, compared with benchstat (`-col /impl`):", r.Plan.hotpathRuns)
+	p("`go test -bench` of `bench/hotpath`, each path this project's way (`impl=otelsetup`) and the stock way (`impl=stock`), and a whole invocation over UDP against the X-Ray SDK for Go (`impl=xraysdk`), %d runs each, compared with benchstat (`-col /impl`):", r.Plan.hotpathRuns)
 	p("")
 	p("```")
 	b.WriteString(strings.TrimRight(r.Hotpaths, "\n") + "\n")
