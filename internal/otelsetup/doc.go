@@ -37,11 +37,12 @@
 //   - [Setup] builds the [Tracing] of the function once per process.
 //   - [Start] (or lambda.Start([Wrap](...))) traces every invocation; both
 //     take aws-lambda-go's decoder options (lambda.WithUseNumber,
-//     WithDisallowUnknownFields) and encoder options. Start also flushes
-//     what is left when Lambda sends SIGTERM, which Lambda does only for a
+//     WithDisallowUnknownFields) and encoder options. What is left is
+//     flushed when Lambda sends SIGTERM, which Lambda does only for a
 //     function that registered an extension during Init: Setup begins that
-//     registration, Start awaits it. Without Start, call
-//     [Tracing.Shutdown] on SIGTERM yourself (signal.Notify).
+//     registration in the background and shuts the tracing down on SIGTERM;
+//     Start awaits the registration before the first poll (without Start,
+//     call lambda.Start after Setup, in the same Init, as usual).
 //   - [Tracing.AWSConfig] and [Tracing.HTTPClient] build the clients;
 //     [Tracing.HTTPTransport] traces the calls of a client you build, with
 //     your own retries outside it (a span per attempt) and a circuit breaker

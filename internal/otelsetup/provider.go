@@ -141,7 +141,7 @@ func Setup(ctx context.Context, opts ...Option) (*Tracing, error) {
 		t.sdk = sdktrace.NewTracerProvider(tpOpts...)
 		t.provider = t.sdk
 		if api := getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
-			t.extension = registerExtension(api)
+			t.extension = t.registerExtension(api)
 		}
 	}
 	t.tracer = t.provider.Tracer(scopeName)

@@ -47,15 +47,27 @@ type registration struct {
 }
 
 // registerExtension begins registering the internal extension with the
-// Runtime API at api (AWS_LAMBDA_RUNTIME_API: host:port). Once registered,
-// the extension polls for its next event, as every extension must for Init
-// to end; having asked for no events, it gets none, and the poll lasts as
-// long as the process.
-func registerExtension(api string) *registration {
+// Runtime API at api (AWS_LAMBDA_RUNTIME_API: host:port), and has the tracing
+// shut down (flushing what it holds) when SIGTERM comes. All of it runs in a
+// goroutine of its own: even signal.Notify has a cost at Init (os/signal
+// starts its watcher, the runtime a thread for signals), and none of it needs
+// to come before the function's own Init; only the registration's end must
+// come before the first poll, which Start awaits.
+//
+// Once registered, the extension polls for its next event, as every
+// extension must for Init to end; having asked for no events, it gets none,
+// and the poll lasts as long as the process.
+func (t *Tracing) registerExtension(api string) *registration {
 	r := &registration{done: make(chan struct{})}
 	client := &http.Client{} // no timeout: the poll is meant to last
 	base := "http://" + api + extensionAPIPath
 	go func() {
+		// Ready before the registration: once it holds, Lambda may send
+		// SIGTERM at any time.
+		signals := make(chan os.Signal, 1)
+		signal.Notify(signals, syscall.SIGTERM)
+		go t.shutdownOn(signals)
+
 		id, err := register(client, base)
 		r.err = err
 		close(r.done)
@@ -73,6 +85,16 @@ func registerExtension(api string) *registration {
 		}
 	}()
 	return r
+}
+
+// shutdownOn shuts the tracing down when a signal comes.
+func (t *Tracing) shutdownOn(signals <-chan os.Signal) {
+	<-signals
+	ctx, cancel := context.WithTimeout(context.Background(), t.flushTimeout)
+	defer cancel()
+	if err := t.Shutdown(ctx); err != nil {
+		otel.Handle(err)
+	}
 }
 
 // register makes the register call and returns the extension's identifier.
@@ -101,28 +123,15 @@ func register(client *http.Client, base string) (string, error) {
 	return id, nil
 }
 
-// shutdownOnSIGTERM waits for Setup's registration, if it began one, and
-// shuts the tracing down when SIGTERM comes. A registration that failed is
-// reported: the function runs on, and spans held at the sandbox's end are
-// lost.
-func (t *Tracing) shutdownOnSIGTERM() {
-	if t.sdk == nil {
-		return // nothing is ever held, so nothing to flush
+// awaitRegistration waits for Setup's registration, if it began one. A
+// registration that failed is reported: the function runs on, and spans
+// held at the sandbox's end are lost.
+func (t *Tracing) awaitRegistration() {
+	if t.extension == nil {
+		return
 	}
-	if t.extension != nil {
-		<-t.extension.done
-		if err := t.extension.err; err != nil {
-			otel.Handle(fmt.Errorf("otelsetup: register an extension so that Lambda sends SIGTERM before it ends the sandbox: %w (spans still held then are lost)", err))
-		}
+	<-t.extension.done
+	if err := t.extension.err; err != nil {
+		otel.Handle(fmt.Errorf("otelsetup: register an extension so that Lambda sends SIGTERM before it ends the sandbox: %w (spans still held then are lost)", err))
 	}
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM)
-	go func() {
-		<-signals
-		ctx, cancel := context.WithTimeout(context.Background(), t.flushTimeout)
-		defer cancel()
-		if err := t.Shutdown(ctx); err != nil {
-			otel.Handle(err)
-		}
-	}()
 }

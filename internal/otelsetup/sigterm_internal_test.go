@@ -76,7 +76,7 @@ func TestRegisterExtension(t *testing.T) {
 				addr = ln.Addr().String()
 				ln.Close()
 			}
-			r := registerExtension(addr)
+			r := (&Tracing{}).registerExtension(addr)
 			select {
 			case <-r.done:
 			case <-time.After(registerTimeout + time.Second):

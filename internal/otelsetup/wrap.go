@@ -368,15 +368,16 @@ func ownFrame(function, file string) bool {
 	return !strings.HasSuffix(file, "_test.go")
 }
 
-// Start runs handler as the function's Lambda handler, wrapped by [Wrap], and
-// shuts the tracing down, flushing what is left, when Lambda sends SIGTERM
-// before it ends the sandbox. It does not return.
+// Start runs handler as the function's Lambda handler, wrapped by [Wrap]. It
+// does not return.
 //
-// Lambda sends SIGTERM only to a function that registered an extension
-// during Init: [Setup] begins that registration in the background, and Start
-// waits for it before the runtime asks for the first invocation, which ends
-// Init. To run code of your own on SIGTERM, signal.Notify a channel of your
-// own: each one notified receives it.
+// Lambda sends SIGTERM before it ends a sandbox only to a function that
+// registered an extension during Init: [Setup] begins that registration in
+// the background, and shuts the tracing down, flushing what is left, on
+// SIGTERM; Start waits for the registration to end before the runtime asks
+// for the first invocation, which ends Init. To run code of your own on
+// SIGTERM, signal.Notify a channel of your own: each one notified receives
+// it.
 //
 // opts are aws-lambda-go's options: Start gives them to [Wrap] (the decoder
 // and encoder options) and to lambda.StartWithOptions (WithContext,
@@ -384,6 +385,6 @@ func ownFrame(function, file string) bool {
 // register a second extension, one round trip to the Runtime API more in
 // every cold start, and run its callbacks in each of Wrap's decoders.
 func Start[In, Out any](t *Tracing, handler func(context.Context, In) (Out, error), opts ...lambda.Option) {
-	t.shutdownOnSIGTERM()
+	t.awaitRegistration()
 	lambda.StartWithOptions(Wrap(t, handler, opts...), opts...)
 }
