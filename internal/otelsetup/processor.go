@@ -145,7 +145,9 @@ func (p *invocationProcessor) startEarlyLocked() {
 // startLocked registers an export of all that waits; its slot is taken.
 func (p *invocationProcessor) startLocked(early bool) (*export, []sdktrace.ReadOnlySpan) {
 	batch := p.queue
-	p.queue = nil
+	// The next invocation likely ends as many spans: room for them at once,
+	// rather than a queue grown from nothing in several steps every time.
+	p.queue = make([]sdktrace.ReadOnlySpan, 0, min(len(batch), exportAt))
 	e := &export{spans: len(batch), early: early, abandoned: early, done: make(chan struct{})}
 	p.exports = append(p.exports, e)
 	if early {
