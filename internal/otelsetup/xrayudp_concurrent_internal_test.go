@@ -10,10 +10,9 @@ import (
 )
 
 // heldConn is a socket whose writes wait for release, counting how many
-// are inside WriteTo at once.
+// are inside Write at once.
 type heldConn struct {
-	net.PacketConn // nil: only what the exporter calls is implemented
-	release        chan struct{}
+	release chan struct{}
 
 	mu      sync.Mutex
 	writing int
@@ -21,7 +20,7 @@ type heldConn struct {
 	written int
 }
 
-func (c *heldConn) WriteTo(b []byte, _ net.Addr) (int, error) {
+func (c *heldConn) Write(b []byte) (int, error) {
 	c.mu.Lock()
 	c.writing++
 	c.most = max(c.most, c.writing)

@@ -57,7 +57,7 @@ func TestXRayUDPTrimmingKeepsUTF8Whole(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer agent.Close()
-	conn, err := net.ListenUDP("udp", nil)
+	conn, err := net.DialUDP("udp", nil, agent.LocalAddr().(*net.UDPAddr))
 	if err != nil {
 		t.Fatal(err)
 	}

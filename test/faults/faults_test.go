@@ -120,11 +120,11 @@ func TestCollectorFaults(t *testing.T) {
 		// bounds the flush.
 		{name: "never answers, 1 s timeout", fault: faultcollector.Hang, timeout: time.Second, report: "context deadline exceeded"},
 		// UDP has no answer: a datagram to a port nobody listens on is
-		// lost without a word to an unconnected socket (the kernel's ICMP
-		// port unreachable reaches only a connected one, and a connected
-		// one would fail the sends after the agent came back too). So
-		// nothing is reported and nothing is added; the agent's being
-		// there is Lambda's side of the contract (active tracing).
+		// lost. The kernel's ICMP port unreachable comes back as the error
+		// of xrayudp's next send, which sends again (the report consumed),
+		// so no send fails for it (TestXRayUDPAgentComesBack). So nothing
+		// is reported and nothing is added; the agent's being there is
+		// Lambda's side of the contract (active tracing).
 		{name: "xrayudp, no agent listening", udp: true},
 	}
 	for _, tt := range tests {

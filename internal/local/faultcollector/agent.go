@@ -45,7 +45,8 @@ func (a *Agent) Addr() string { return a.addr }
 
 // SetListening starts or stops listening on the agent's port. Datagrams
 // sent while it does not listen are lost: the kernel answers them with ICMP
-// port unreachable, which the sender's unconnected socket never sees.
+// port unreachable, which xrayudp's connected socket sees only as the error
+// of its next send, and sends again.
 func (a *Agent) SetListening(on bool) error {
 	a.mu.Lock()
 	if a.closed {
