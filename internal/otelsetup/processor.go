@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // invocationProcessor is the span processor of a Lambda function: it keeps
@@ -59,7 +61,10 @@ type invocationProcessor struct {
 type export struct {
 	spans int
 	early bool
-	done  chan struct{} // closed when ExportSpans has returned
+	// traces are the trace IDs of its spans, each once: a flush need not
+	// wait for another flush's export that holds none of its own.
+	traces []trace.TraceID
+	done   chan struct{} // closed when ExportSpans has returned
 
 	// Guarded by the processor's mu.
 	returned  bool
@@ -149,6 +154,13 @@ func (p *invocationProcessor) startLocked(early bool) (*export, []sdktrace.ReadO
 	// rather than a queue grown from nothing in several steps every time.
 	p.queue = make([]sdktrace.ReadOnlySpan, 0, min(len(batch), exportAt))
 	e := &export{spans: len(batch), early: early, abandoned: early, done: make(chan struct{})}
+	for _, s := range batch {
+		// A function's spans come from a few traces at once: a linear
+		// search is cheaper than a map.
+		if id := s.SpanContext().TraceID(); !slices.Contains(e.traces, id) {
+			e.traces = append(e.traces, id)
+		}
+	}
 	p.exports = append(p.exports, e)
 	if early {
 		p.early++
@@ -225,7 +237,15 @@ func (p *invocationProcessor) flush(ctx context.Context) error {
 	}
 
 	// Each span ended before now is waiting, and taken here, or inside an
-	// export under way: the flush waits for all of these.
+	// export under way: the flush waits for the exports that may hold the
+	// spans of its invocation's trace. Those of other invocations' flushes
+	// that hold none (their traces are known) have a flush of their own
+	// waiting for them, and concurrent invocations
+	// (AWS_LAMBDA_MAX_CONCURRENCY > 1) would otherwise wait for each
+	// other's collector round trips. Without a trace in ctx (Shutdown, a
+	// flush outside an invocation), and for background exports and those
+	// whose flush gave up on them, it waits for all.
+	mine := trace.SpanContextFromContext(ctx).TraceID()
 	p.mu.Lock()
 	var own *export
 	var batch []sdktrace.ReadOnlySpan
@@ -238,9 +258,10 @@ func (p *invocationProcessor) flush(ctx context.Context) error {
 	}
 	others := make([]*export, 0, len(p.exports))
 	for _, e := range p.exports {
-		if e != own {
-			others = append(others, e)
+		if e == own || mine.IsValid() && !e.abandoned && !slices.Contains(e.traces, mine) {
+			continue
 		}
+		others = append(others, e)
 	}
 	p.mu.Unlock()
 
