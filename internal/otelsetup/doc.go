@@ -41,8 +41,7 @@
 //     flushed when Lambda sends SIGTERM, which Lambda does only for a
 //     function that registered an extension during Init: Setup begins that
 //     registration in the background and shuts the tracing down on SIGTERM;
-//     Start awaits the registration before the first poll (without Start,
-//     call lambda.Start after Setup, in the same Init, as usual).
+//     Wrap (and so Start) awaits the registration, before the first poll.
 //   - [Tracing.AWSConfig] and [Tracing.HTTPClient] build the clients;
 //     [Tracing.HTTPTransport] traces the calls of a client you build, with
 //     your own retries outside it (a span per attempt) and a circuit breaker

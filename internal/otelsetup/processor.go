@@ -154,11 +154,13 @@ func (p *invocationProcessor) startLocked(early bool) (*export, []sdktrace.ReadO
 	// rather than a queue grown from nothing in several steps every time.
 	p.queue = make([]sdktrace.ReadOnlySpan, 0, min(len(batch), exportAt))
 	e := &export{spans: len(batch), early: early, abandoned: early, done: make(chan struct{})}
-	for _, s := range batch {
-		// A function's spans come from a few traces at once: a linear
-		// search is cheaper than a map.
-		if id := s.SpanContext().TraceID(); !slices.Contains(e.traces, id) {
-			e.traces = append(e.traces, id)
+	if !early { // every flush waits for a background export anyway
+		for _, s := range batch {
+			// A function's spans come from a few traces at once: a linear
+			// search is cheaper than a map.
+			if id := s.SpanContext().TraceID(); !slices.Contains(e.traces, id) {
+				e.traces = append(e.traces, id)
+			}
 		}
 	}
 	p.exports = append(p.exports, e)

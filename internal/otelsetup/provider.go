@@ -46,7 +46,7 @@ type Tracing struct {
 	serviceName  string
 	flushTimeout time.Duration
 	// extension is the registration that has Lambda send SIGTERM, begun by
-	// Setup in a Lambda sandbox and awaited by Start (sigterm.go).
+	// Setup in a Lambda sandbox and awaited by Wrap (sigterm.go).
 	extension *registration
 }
 

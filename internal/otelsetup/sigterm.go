@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,8 +28,8 @@ import (
 // aws-lambda-go registers just before that poll, so its round trip to the
 // Runtime API, about a millisecond in `make bench`, adds to every cold
 // start. Setup begins it instead, in the background, where it overlaps the
-// rest of the function's Init (the AWS config, the clients), and Start
-// awaits it before the runtime's first poll.
+// rest of the function's Init (the AWS config, the clients), and Wrap
+// awaits it, before lambda.Start's first poll.
 const (
 	extensionAPIPath = "/2020-01-01/extension/"
 	// extensionName names the internal extension. Lambda shows it in the
@@ -36,14 +37,15 @@ const (
 	extensionName = "otelsetup"
 	// registerTimeout bounds the register call: a Runtime API that does not
 	// answer must not hold Init until Lambda's Init timeout. SIGTERM is
-	// then not enabled, and Start says so.
+	// then not enabled, and Wrap says so.
 	registerTimeout = 2 * time.Second
 )
 
 // registration is an internal extension's register call under way.
 type registration struct {
-	done chan struct{}
-	err  error // once done is closed
+	done     chan struct{}
+	err      error // once done is closed
+	reported sync.Once
 }
 
 // registerExtension begins registering the internal extension with the
@@ -52,7 +54,7 @@ type registration struct {
 // goroutine of its own: even signal.Notify has a cost at Init (os/signal
 // starts its watcher, the runtime a thread for signals), and none of it needs
 // to come before the function's own Init; only the registration's end must
-// come before the first poll, which Start awaits.
+// come before the first poll, which Wrap awaits.
 //
 // Once registered, the extension polls for its next event, as every
 // extension must for Init to end; having asked for no events, it gets none,
@@ -124,14 +126,18 @@ func register(client *http.Client, base string) (string, error) {
 }
 
 // awaitRegistration waits for Setup's registration, if it began one. A
-// registration that failed is reported: the function runs on, and spans
-// held at the sandbox's end are lost.
+// registration that failed is reported, once however many handlers Wrap
+// builds: the function runs on, and spans held at the sandbox's end are
+// lost.
 func (t *Tracing) awaitRegistration() {
-	if t.extension == nil {
+	r := t.extension
+	if r == nil {
 		return
 	}
-	<-t.extension.done
-	if err := t.extension.err; err != nil {
-		otel.Handle(fmt.Errorf("otelsetup: register an extension so that Lambda sends SIGTERM before it ends the sandbox: %w (spans still held then are lost)", err))
+	<-r.done
+	if r.err != nil {
+		r.reported.Do(func() {
+			otel.Handle(fmt.Errorf("otelsetup: register an extension so that Lambda sends SIGTERM before it ends the sandbox: %w (spans still held then are lost)", r.err))
+		})
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel"
 )
 
 // runtimeAPI answers the Extensions API's register call with status (and
@@ -147,5 +149,40 @@ func TestSetupRegistersInALambdaSandbox(t *testing.T) {
 				t.Errorf("requests to the Runtime API: %q", got)
 			}
 		})
+	}
+}
+
+// TestWrapReportsAFailedRegistrationOnce: Wrap waits for the registration
+// and reports its failure through OpenTelemetry's error handler, once
+// however many handlers it builds.
+func TestWrapReportsAFailedRegistrationOnce(t *testing.T) {
+	var mu sync.Mutex
+	var handled []error
+	prev := otel.GetErrorHandler()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		handled = append(handled, err)
+	}))
+	t.Cleanup(func() { otel.SetErrorHandler(prev) })
+
+	api := &runtimeAPI{status: http.StatusForbidden, polled: make(chan struct{})}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	t.Setenv("AWS_LAMBDA_RUNTIME_API", strings.TrimPrefix(srv.URL, "http://"))
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	tr, err := Setup(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tr.Shutdown(context.Background()) }()
+	handler := func(context.Context, struct{}) (string, error) { return "", nil }
+	Wrap(tr, handler)
+	Wrap(tr, handler)
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(handled) != 1 || !strings.Contains(handled[0].Error(), "Extension.RegistrationClosed") {
+		t.Errorf("reported %q, want the refused registration once", handled)
 	}
 }

@@ -77,6 +77,10 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 //   - ends the invocation span as timed out ([TimeoutError]) if the handler
 //     still runs shortly before the invocation's deadline, and exports it with
 //     every span ended so far; the handler goes on until Lambda stops it;
+//   - is built only once [Setup]'s registration of the extension that
+//     brings SIGTERM has ended (see [Start]), since Wrap is called during
+//     Init, before lambda.Start polls for the first invocation, which ends
+//     Init and registration with it;
 //   - flushes the spans before returning, within the flush timeout and
 //     [DeadlineMargin] before the deadline, so a frozen sandbox loses none and
 //     a dead collector costs at most that bound, never a Lambda timeout.
@@ -94,6 +98,7 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // Several invocations may run through the handler at once: each has its own
 // span, flush and decoder, and shares only the cold-start flag.
 func Wrap[In, Out any](t *Tracing, handler func(context.Context, In) (Out, error), opts ...lambda.Option) lambda.Handler {
+	t.awaitRegistration()
 	w := &wrapped[In, Out]{
 		t:         t,
 		handler:   handler,
@@ -374,10 +379,10 @@ func ownFrame(function, file string) bool {
 // Lambda sends SIGTERM before it ends a sandbox only to a function that
 // registered an extension during Init: [Setup] begins that registration in
 // the background, and shuts the tracing down, flushing what is left, on
-// SIGTERM; Start waits for the registration to end before the runtime asks
-// for the first invocation, which ends Init. To run code of your own on
-// SIGTERM, signal.Notify a channel of your own: each one notified receives
-// it.
+// SIGTERM; [Wrap], and so Start, waits for the registration to end before
+// the runtime asks for the first invocation, which ends Init. To run code of
+// your own on SIGTERM, signal.Notify a channel of your own: each one
+// notified receives it.
 //
 // opts are aws-lambda-go's options: Start gives them to [Wrap] (the decoder
 // and encoder options) and to lambda.StartWithOptions (WithContext,
@@ -385,6 +390,5 @@ func ownFrame(function, file string) bool {
 // register a second extension, one round trip to the Runtime API more in
 // every cold start, and run its callbacks in each of Wrap's decoders.
 func Start[In, Out any](t *Tracing, handler func(context.Context, In) (Out, error), opts ...lambda.Option) {
-	t.awaitRegistration()
 	lambda.StartWithOptions(Wrap(t, handler, opts...), opts...)
 }

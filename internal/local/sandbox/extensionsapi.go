@@ -38,11 +38,8 @@ func (l *Lambda) registerExtension(w http.ResponseWriter, r *http.Request) {
 	// (aws/aws-lambda-runtime-interface-emulator, lambda/rapi/handler/
 	// agentregister.go): a runtime that registers after its first poll for
 	// an invocation would never get SIGTERM.
-	l.mu.Lock()
-	p := l.proc
-	l.mu.Unlock()
+	p := l.caller(w)
 	if p == nil {
-		runtimeError(w, http.StatusInternalServerError, "Runtime.NoProcess", "no process is running")
 		return
 	}
 	select {

@@ -26,6 +26,18 @@ func (l *Lambda) handler() http.Handler {
 	return mux
 }
 
+// caller is the process a Runtime API call comes from: the current one.
+// With none, it answers so itself and returns nil.
+func (l *Lambda) caller(w http.ResponseWriter) *process {
+	l.mu.Lock()
+	p := l.proc
+	l.mu.Unlock()
+	if p == nil {
+		runtimeError(w, http.StatusInternalServerError, "Runtime.NoProcess", "no process is running")
+	}
+	return p
+}
+
 // next blocks until an invocation is queued for the polling process, then
 // answers with its event and the documented headers. A runtime with a max
 // concurrency polls several times at once; each poll takes one invocation.
@@ -33,11 +45,8 @@ func (l *Lambda) handler() http.Handler {
 // one runtime worker has called /runtime/invocation/next"
 // (https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html).
 func (l *Lambda) next(w http.ResponseWriter, r *http.Request) {
-	l.mu.Lock()
-	p := l.proc
-	l.mu.Unlock()
+	p := l.caller(w)
 	if p == nil {
-		runtimeError(w, http.StatusInternalServerError, "Runtime.NoProcess", "no process is running")
 		return
 	}
 	p.pollOnce.Do(func() {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -126,29 +127,10 @@ func attr(s *tracepb.Span, key string) *commonpb.AnyValue {
 // or may not provoke.
 func TestConcurrentInvocationsOfATracedBootstrap(t *testing.T) {
 	const n, rounds = 8, 3
-	bootstrap := buildRace(t, "./testdata/traced")
-	collector := &otlpReceiver{latency: 100 * time.Millisecond}
-	srv := httptest.NewServer(collector)
-	defer srv.Close()
-	stderr := &lockedBuffer{}
-
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	l, err := Start(ctx, Function{
-		Name:           "traced",
-		Bootstrap:      bootstrap,
-		MaxConcurrency: n,
-		Timeout:        20 * time.Second, // -race slows the process down
-		Env: map[string]string{
-			"OTEL_TRACES_EXPORTER":        "otlp",
-			"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL,
-		},
-		Stderr: stderr,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	collector := &otlpReceiver{latency: 100 * time.Millisecond}
+	l, stderr := startTraced(ctx, t, collector, n, nil)
 
 	type outcome struct {
 		header, root, parent string
@@ -224,35 +206,67 @@ func TestConcurrentInvocationsOfATracedBootstrap(t *testing.T) {
 	}
 }
 
-// TestShutdownFlushesWhatIsLeft: a span that ends after its invocation's
-// flush reaches the collector when the sandbox shuts down, which takes both
-// halves of otelsetup's SIGTERM handling: the extension registered during
-// Init (the stand-in, as Lambda, sends SIGTERM only then, and SIGKILL
-// otherwise) and the shutdown that Start runs on SIGTERM.
-func TestShutdownFlushesWhatIsLeft(t *testing.T) {
+// startTraced runs testdata/traced, built with -race, behind the stand-in
+// with maxConcurrency, exporting over OTLP/HTTP to collector, with env
+// added; it returns the sandbox (closed at the test's end) and its stderr.
+func startTraced(ctx context.Context, t *testing.T, collector *otlpReceiver, maxConcurrency int, env map[string]string) (*Lambda, *lockedBuffer) {
+	t.Helper()
 	bootstrap := buildRace(t, "./testdata/traced")
-	collector := &otlpReceiver{}
 	srv := httptest.NewServer(collector)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	stderr := &lockedBuffer{}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	fnEnv := map[string]string{
+		"OTEL_TRACES_EXPORTER":        "otlp",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL,
+	}
+	maps.Copy(fnEnv, env)
 	l, err := Start(ctx, Function{
-		Name:      "traced",
-		Bootstrap: bootstrap,
-		Timeout:   20 * time.Second, // -race slows the process down
-		Env: map[string]string{
-			"OTEL_TRACES_EXPORTER":        "otlp",
-			"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL,
-		},
-		Stderr: stderr,
+		Name:           "traced",
+		Bootstrap:      bootstrap,
+		MaxConcurrency: maxConcurrency,
+		Timeout:        20 * time.Second, // -race slows the process down
+		Env:            fnEnv,
+		Stderr:         stderr,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { _ = l.Close() })
+	return l, stderr
+}
 
-	res, err := l.Invoke(ctx, []byte(`{"round":0,"n":1,"after":50}`), "Root=1-66f0a1b2-000000000000000000abc001;Parent=53995c3f42cd0001;Sampled=1")
+// TestShutdownFlushesWhatIsLeft: a span that ends after its invocation's
+// flush reaches the collector when the sandbox shuts down, which takes both
+// halves of otelsetup's SIGTERM handling: the extension registered during
+// Init, before the runtime's first poll (the stand-in, as Lambda, takes
+// registrations only until then, and sends SIGTERM only to a process that
+// registered, SIGKILL otherwise), and the shutdown that Setup installs for
+// SIGTERM. Both ways into a traced handler hold it: otelsetup.Start, and
+// lambda.Start around otelsetup.Wrap.
+func TestShutdownFlushesWhatIsLeft(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+	}{
+		{"otelsetup.Start", nil},
+		{"lambda.Start(otelsetup.Wrap(...))", map[string]string{"TRACED_LAMBDA_START": "1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testShutdownFlush(t, tt.env)
+		})
+	}
+}
+
+func testShutdownFlush(t *testing.T, env map[string]string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	collector := &otlpReceiver{}
+	l, stderr := startTraced(ctx, t, collector, 0, env)
+
+	// The header as Lambda passes it with active tracing, Lineage included
+	// (the form quoted in the issue "otelsetup in production").
+	res, err := l.Invoke(ctx, []byte(`{"round":0,"n":1,"after":50}`), "Root=1-66f0a1b2-000000000000000000abc001;Parent=53995c3f42cd0001;Sampled=1;Lineage=1:fe460cdd:0")
 	if err != nil || res.Err != nil {
 		t.Fatalf("invoke: %v, %v", err, res.Err)
 	}

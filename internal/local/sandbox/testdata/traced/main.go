@@ -6,17 +6,20 @@
 // request ID. With "after":M, it also starts a span "after the answer" that
 // a goroutine ends M ms after the invocation has answered, and then says so
 // on stderr: only the flush at SIGTERM sends that span (the Shutdown test).
-// It uses only otelsetup.Setup and otelsetup.Start, and OpenTelemetry's
-// global tracer, which Setup installs.
+// It uses only otelsetup.Setup and otelsetup.Start (lambda.Start around
+// otelsetup.Wrap with TRACED_LAMBDA_START set), and OpenTelemetry's global
+// tracer, which Setup installs.
 package main
 
 import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
@@ -81,5 +84,9 @@ func main() {
 		log.Fatal(err)
 	}
 	f := &function{tracer: otel.Tracer("traced"), rounds: map[int]*gate{}}
+	if os.Getenv("TRACED_LAMBDA_START") != "" {
+		// The other way in: aws-lambda-go's own Start around Wrap.
+		lambda.Start(otelsetup.Wrap(tracing, f.handle))
+	}
 	otelsetup.Start(tracing, f.handle)
 }
